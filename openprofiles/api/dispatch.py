@@ -1,0 +1,171 @@
+"""The AWS API as an ASGI application: authenticate, route, parse, validate, call, serialize.
+
+All the work for one request happens in a worker thread (storage is synchronous); the event
+loop only moves bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from openprofiles.api.auth import Authenticator, parse_authorization
+from openprofiles.api.errors import ApiError, NotImplementedOperation, ValidationFailed
+from openprofiles.api.parser import parse_request
+from openprofiles.api.router import Router
+from openprofiles.api.serializer import serialize_response
+from openprofiles.api.spec import ServiceSpec
+from openprofiles.api.validator import validate
+from openprofiles.clock import Clock
+from openprofiles.services.context import RequestContext
+from openprofiles.services.errors import ServiceError
+from openprofiles.services.provider import Provider
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class ApiApp:
+    """Serves both services' operations through their providers."""
+
+    def __init__(
+        self,
+        router: Router,
+        authenticator: Authenticator,
+        providers: Mapping[str, Provider],
+        clock: Clock,
+    ) -> None:
+        self.router = router
+        self.authenticator = authenticator
+        self.providers = providers
+        self.clock = clock
+        self.default_service = router.services["customer-profiles"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_BODY:
+                chunks.append(chunk)
+            more = message.get("more_body", False)
+        request = HttpRequest(
+            method=scope["method"],
+            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0],
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=b"".join(chunks) if size <= MAX_BODY else b"",
+        )
+        if size > MAX_BODY:
+            response = self._error(self.default_service, ValidationFailed("The request body is too large"), "")
+        else:
+            response = await anyio.to_thread.run_sync(self.handle, request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [(k.encode(), v.encode("latin-1")) for k, v in response.headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """One request, start to finish; never raises."""
+        request_id = str(uuid.uuid4())
+        service = self.default_service
+        try:
+            header_map = dict(request.headers)
+            scope = parse_authorization(header_map.get("authorization"))
+            found = self.router.by_signing_name.get(scope.service) if scope else None
+            if found is None:
+                found = self.router.service_for_path(request.method, request.raw_path)
+            if found is not None:
+                service = found
+            caller = self.authenticator.authenticate(
+                scope, request.method, request.raw_path, request.raw_query, request.headers, request.body
+            )
+            if found is None:
+                raise ApiError(
+                    "UnknownOperationException",
+                    f"No operation of either service matches {request.method} {request.raw_path}",
+                    404,
+                )
+            match = self.router.match(service.name, request.method, request.raw_path)
+            if match is None:
+                raise ApiError(
+                    "UnknownOperationException",
+                    f"No {service.model.service_name} operation matches {request.method} {request.raw_path}",
+                    404,
+                )
+            op, labels = match
+            query = parse_qsl(request.raw_query, keep_blank_values=True)
+            params = parse_request(op, labels, query, header_map, request.body)
+            validate(op.model.input_shape, params)
+            provider = self.providers[service.name]
+            handler = getattr(provider, op.handler_name, None)
+            if handler is None:
+                raise NotImplementedOperation(op.name)
+            ctx = RequestContext(
+                account_id=caller.account_id,
+                region=caller.region,
+                operation=op.name,
+                request_id=request_id,
+                now=self.clock.now(),
+            )
+            try:
+                result = handler(ctx, params)
+            except ServiceError as error:
+                raise ApiError(provider.error_code(error), error.message) from error
+            status, headers, body = serialize_response(op, result)
+            headers["x-amzn-RequestId"] = request_id
+            headers.setdefault("Content-Type", "application/json")
+            return HttpResponse(status, headers, body)
+        except ApiError as error:
+            return self._error(service, error, request_id)
+        except Exception:
+            log.exception("internal error, request id %s", request_id)
+            return self._error(
+                service,
+                ApiError("InternalServerException", f"Internal server error (request id {request_id})", 500),
+                request_id,
+            )
+
+    def _error(self, service: ServiceSpec, error: ApiError, request_id: str) -> HttpResponse:
+        code = service.validation_error if isinstance(error, ValidationFailed) else error.code
+        status = error.status or service.error_status.get(code, 400)
+        body: dict[str, Any] = {service.message_member: error.message}
+        headers = {
+            "x-amzn-RequestId": request_id,
+            "x-amzn-ErrorType": code,
+            "Content-Type": "application/json",
+        }
+        return HttpResponse(status, headers, orjson.dumps(body))

@@ -1,0 +1,218 @@
+"""Turn an HTTP request into an operation's parameters, following its rest-json input shape.
+
+The result is the dict a boto3 caller passed: member names as the model spells them, integers,
+booleans, `datetime` for timestamps and `bytes` for blobs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
+from botocore.model import Shape, StructureShape
+
+from openprofiles.api.errors import ValidationFailed
+from openprofiles.api.spec import Operation
+
+
+def _path(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+def parse_timestamp(value: Any, where: str) -> datetime:
+    """Epoch seconds (number or numeric string), ISO 8601 or RFC 822, as an aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValidationFailed(f"Value at '{where}' failed to satisfy constraint: Member must be a timestamp")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValidationFailed(f"Value at '{where}' failed to satisfy constraint: Member must be a timestamp")
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValidationFailed(f"Value at '{where}' failed to satisfy constraint: timestamp out of range") from None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return parse_timestamp(float(text), where)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                parsed = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                raise ValidationFailed(
+                    f"Value '{value[:64]}' at '{where}' failed to satisfy constraint: Member must be a timestamp"
+                ) from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    raise ValidationFailed(f"Value at '{where}' failed to satisfy constraint: Member must be a timestamp")
+
+
+def _scalar_from_text(shape: Shape, text: str, where: str) -> Any:
+    """A query string, header or path value converted to the shape's type."""
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be an integer") from None
+    if kind in ("double", "float"):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be a number") from None
+    if kind == "boolean":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be true or false")
+    if kind == "timestamp":
+        return parse_timestamp(text, where)
+    return text
+
+
+def _type_error(where: str, expected: str) -> ValidationFailed:
+    return ValidationFailed(f"Value at '{where}' failed to satisfy constraint: Member must be {expected}")
+
+
+def from_json(shape: Shape, value: Any, where: str) -> Any:
+    """A decoded JSON value converted to the shape's Python form; unknown members are ignored."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, Mapping):
+            raise _type_error(where, "an object")
+        assert isinstance(shape, StructureShape)
+        out: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            wire = member.serialization.get("name", name)
+            if wire in value and value[wire] is not None:
+                out[name] = from_json(member, value[wire], _path(where, name))
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _type_error(where, "a list")
+        member = shape.member  # type: ignore[attr-defined]
+        return [from_json(member, item, f"{where}.{i + 1}") for i, item in enumerate(value)]
+    if kind == "map":
+        if not isinstance(value, Mapping):
+            raise _type_error(where, "a map")
+        key_shape, value_shape = shape.key, shape.value  # type: ignore[attr-defined]
+        return {
+            from_json(key_shape, k, f"{where}.key"): from_json(value_shape, v, f"{where}.{k}")
+            for k, v in value.items()
+        }
+    if kind == "string":
+        if not isinstance(value, str):
+            raise _type_error(where, "a string")
+        return value
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(where, "an integer")
+        return value
+    if kind in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(where, "a number")
+        return float(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _type_error(where, "a boolean")
+        return value
+    if kind == "timestamp":
+        return parse_timestamp(value, where)
+    if kind == "blob":
+        if not isinstance(value, str):
+            raise _type_error(where, "base64 text")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise _type_error(where, "base64 text") from None
+    return value
+
+
+def parse_request(
+    op: Operation,
+    labels: Mapping[str, str],
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> dict[str, Any]:
+    """The operation's parameters from path labels, query string, headers and body."""
+    shape = op.model.input_shape
+    if shape is None:
+        return {}
+    params: dict[str, Any] = {}
+    body_members: dict[str, Shape] = {}
+    payload = shape.serialization.get("payload")
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if location == "uri":
+            if wire in labels:
+                params[name] = _scalar_from_text(member, labels[wire], name)
+        elif location == "querystring":
+            if member.type_name == "list":
+                values = [v for k, v in query if k == wire]
+                if values:
+                    params[name] = [_scalar_from_text(member.member, v, name) for v in values]  # type: ignore[attr-defined]
+            elif member.type_name == "map":
+                found = {k: v for k, v in query if k not in _located_names(shape)}
+                if found:
+                    params[name] = found
+            else:
+                values = [v for k, v in query if k == wire]
+                if values:
+                    params[name] = _scalar_from_text(member, values[0], name)
+        elif location == "header":
+            value = headers.get(wire.lower())
+            if value is not None:
+                params[name] = _scalar_from_text(member, value, name)
+        elif location == "headers":
+            prefix = wire.lower()
+            found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+        elif name == payload:
+            if member.type_name in ("blob", "string"):
+                if body:
+                    params[name] = body if member.type_name == "blob" else body.decode("utf-8", "replace")
+            else:
+                document = _decode_body(body)
+                if document is not None:
+                    params[name] = from_json(member, document, name)
+        else:
+            body_members[name] = member
+    if body_members:
+        document = _decode_body(body)
+        if document is not None:
+            if not isinstance(document, dict):
+                raise ValidationFailed("The request body must be a JSON object")
+            for name, member in body_members.items():
+                wire = member.serialization.get("name", name)
+                if document.get(wire) is not None:
+                    params[name] = from_json(member, document[wire], name)
+    return params
+
+
+def _located_names(shape: StructureShape) -> set[str]:
+    return {
+        m.serialization.get("name", n)
+        for n, m in shape.members.items()
+        if m.serialization.get("location") == "querystring" and m.type_name != "map"
+    }
+
+
+def _decode_body(body: bytes) -> Any:
+    if not body or not body.strip():
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValidationFailed("The request body is not valid JSON") from None

@@ -1,0 +1,50 @@
+"""Find the operation a request names, by service, method and `requestUri`."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from openprofiles.api.spec import Operation, ServiceSpec, load_services
+
+
+class Router:
+    """Routes (method, raw path) to an operation of one service, most literal route first."""
+
+    def __init__(self, services: dict[str, ServiceSpec] | None = None) -> None:
+        self.services = services or load_services()
+        self.by_signing_name = {s.signing_name: s for s in self.services.values()}
+        self._routes: dict[str, dict[str, list[Operation]]] = {}
+        for name, spec in self.services.items():
+            table: dict[str, list[Operation]] = {}
+            for op in spec.operations.values():
+                table.setdefault(op.method, []).append(op)
+            for ops in table.values():
+                ops.sort(key=lambda o: (-o.literal_segments, -o.uri.count("/"), o.uri))
+            self._routes[name] = table
+
+    def match(self, service: str, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
+        """The operation of `service` at this method and path, with its decoded path labels."""
+        for op in self._routes[service].get(method, ()):
+            m = op.pattern.match(raw_path)
+            if m:
+                return op, {k: unquote(v) for k, v in m.groupdict().items()}
+        return None
+
+    def path_matches(self, method: str, raw_path: str) -> bool:
+        """Whether any service has an operation at this path with any method."""
+        for table in self._routes.values():
+            for ops in table.values():
+                if any(op.pattern.match(raw_path) for op in ops):
+                    return True
+        return False
+
+    def service_for_path(self, method: str, raw_path: str) -> ServiceSpec | None:
+        """The service for an unsigned request: the one whose route matches; on a tie, the
+        one an ARN in the path names (`/tags/{resourceArn}` exists in both)."""
+        candidates = [s for s in self.services.values() if self.match(s.name, method, raw_path)]
+        if len(candidates) > 1:
+            decoded = unquote(raw_path)
+            for spec in candidates:
+                if f":{spec.signing_name}:" in decoded:
+                    return spec
+        return candidates[0] if candidates else None

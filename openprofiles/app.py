@@ -1,0 +1,90 @@
+"""Wiring: settings -> storage -> crypto -> services -> providers -> the ASGI application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from openprofiles import __version__
+from openprofiles.api.auth import Authenticator
+from openprofiles.api.dispatch import ApiApp
+from openprofiles.api.router import Router
+from openprofiles.clock import Clock, SystemClock
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.crypto.keyring import LocalKeyring, load_master_key
+from openprofiles.services.access_keys import AccessKeyService
+from openprofiles.services.appflow.provider import AppFlowProvider
+from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
+from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
+from openprofiles.services.pagination import PageTokens
+from openprofiles.services.tags import TagService
+from openprofiles.settings import Settings
+from openprofiles.storage.data_keys import DataKeyRepository
+from openprofiles.storage.database import Database
+from openprofiles.storage.store import Store
+
+
+@dataclass
+class Runtime:
+    """Everything a process needs, built once: the server, a worker or a CLI command."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    store: Store
+    keyring: LocalKeyring
+    envelope: Envelope
+    access_keys: AccessKeyService
+    domains: DomainService
+    tags: TagService
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Open the database (migrating it), load the master key and build the services."""
+    clock = clock or SystemClock()
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    store = Store(db)
+    keyring = LocalKeyring(load_master_key(settings.data_dir, settings.master_key))
+    envelope = Envelope(keyring, DataKeyRepository(db))
+    tags = TagService(store)
+    tags.register("profile", "domains", domain_exists)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        db=db,
+        store=store,
+        keyring=keyring,
+        envelope=envelope,
+        access_keys=AccessKeyService(store, envelope, clock),
+        domains=DomainService(store),
+        tags=tags,
+    )
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    """The HTTP application: `/health` and the AWS API of both services."""
+    pages = PageTokens(runtime.keyring.derive("page-tokens"))
+    api = ApiApp(
+        router=Router(),
+        authenticator=Authenticator(runtime.settings.auth, runtime.access_keys.lookup, runtime.clock),
+        providers={
+            "customer-profiles": CustomerProfilesProvider(runtime.domains, runtime.tags, pages),
+            "appflow": AppFlowProvider(runtime.tags, pages),
+        },
+        clock=runtime.clock,
+    )
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse(
+            {"status": "ok", "version": __version__, "database": runtime.db.dialect, "auth": runtime.settings.auth}
+        )
+
+    return Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/", app=api)])

@@ -1,0 +1,225 @@
+"""The `openprofiles` command: serve (the default) and key management."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from openprofiles import __version__
+from openprofiles.app import Runtime, build_runtime, create_app
+from openprofiles.crypto.keyring import KeyringError
+from openprofiles.services.access_keys import AccessKey
+from openprofiles.services.errors import ServiceError
+from openprofiles.settings import AUTH_MODES, Settings, is_loopback
+from openprofiles.storage.database import SchemaTooNew
+
+DEFAULT_ACCOUNT = "000000000000"
+
+
+def storage_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--data-dir, --database-url and the master key, shared by every command."""
+
+    @click.option(
+        "--data-dir",
+        envvar="OPENPROFILES_DATA_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(".openprofiles"),
+        show_default=True,
+        help="Where the SQLite database and the master key live.",
+    )
+    @click.option(
+        "--database-url",
+        envvar="OPENPROFILES_DATABASE_URL",
+        default=None,
+        help="postgresql://user:pass@host/db to use PostgreSQL instead of SQLite.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _settings(data_dir: Path, database_url: str | None, **extra: Any) -> Settings:
+    import os
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url or None,
+        master_key=os.environ.get("OPENPROFILES_MASTER_KEY") or None,
+        **extra,
+    )
+
+
+def _runtime(settings: Settings) -> Runtime:
+    try:
+        return build_runtime(settings)
+    except (SchemaTooNew, KeyringError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(__version__, prog_name="openprofiles")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """OpenProfiles: self-hosted Amazon Connect Customer Profiles and AppFlow."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", envvar="OPENPROFILES_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="OPENPROFILES_PORT", type=int, default=8000, show_default=True)
+@click.option(
+    "--auth",
+    envvar="OPENPROFILES_AUTH",
+    type=click.Choice(AUTH_MODES),
+    default="sigv4",
+    show_default=True,
+    help="sigv4: every request must be signed with a known key; open: anything goes (loopback only).",
+)
+@click.option("--log-level", envvar="OPENPROFILES_LOG_LEVEL", default="info", show_default=True)
+@storage_options
+def serve(host: str, port: int, auth: str, log_level: str, data_dir: Path, database_url: str | None) -> None:
+    """Run the service (both APIs on one port)."""
+    import uvicorn
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if auth == "open":
+        if not is_loopback(host):
+            raise click.ClickException(
+                f"--auth open accepts unsigned requests and may only bind to a loopback address, not {host}"
+            )
+        click.secho(
+            "WARNING: --auth open: every request is accepted as account 000000000000, signed or not.",
+            fg="yellow",
+            err=True,
+        )
+    settings = _settings(data_dir, database_url, host=host, port=port, auth=auth)
+    runtime = _runtime(settings)
+    if auth == "sigv4" and runtime.access_keys.count() == 0:
+        _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)
+    app = create_app(runtime)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+    finally:
+        runtime.close()
+
+
+def _print_first_key(key: AccessKey, host: str, port: int) -> None:
+    endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    click.echo(
+        f"""
+OpenProfiles created the first access key, for account {key.account_id}.
+It is shown this once; `openprofiles keys create` makes more.
+
+  AccessKeyId:     {key.access_key_id}
+  SecretAccessKey: {key.secret_access_key}
+
+AWS CLI: add to ~/.aws/credentials
+
+  [openprofiles]
+  aws_access_key_id = {key.access_key_id}
+  aws_secret_access_key = {key.secret_access_key}
+  region = us-east-1
+
+  aws customer-profiles list-domains --profile openprofiles --endpoint-url {endpoint}
+
+boto3:
+
+  import boto3
+  client = boto3.client("customer-profiles", endpoint_url="{endpoint}", region_name="us-east-1",
+                        aws_access_key_id="{key.access_key_id}",
+                        aws_secret_access_key="{key.secret_access_key}")
+""",
+    )
+    sys.stdout.flush()
+
+
+@main.group()
+def keys() -> None:
+    """Access keys for SigV4-signed requests."""
+
+
+@keys.command("create")
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True, help="12-digit account id.")
+@click.option("--json", "as_json", is_flag=True, help="Print {AccessKeyId, SecretAccessKey, AccountId}.")
+@storage_options
+def keys_create(account_id: str, as_json: bool, data_dir: Path, database_url: str | None) -> None:
+    """Create an access key pair; the secret is printed this once."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        key = runtime.access_keys.create(account_id)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key, "AccountId": key.account_id}
+            )
+        )
+    else:
+        click.echo(f"AccessKeyId:     {key.access_key_id}\nSecretAccessKey: {key.secret_access_key}\nAccountId:       {key.account_id}")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@storage_options
+def keys_list(as_json: bool, data_dir: Path, database_url: str | None) -> None:
+    """List access keys (never their secrets)."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        summaries = runtime.access_keys.list()
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "AccessKeyId": s.access_key_id,
+                        "AccountId": s.account_id,
+                        "Status": "Active" if s.active else "Inactive",
+                        "CreateDate": s.created_at.isoformat(),
+                    }
+                    for s in summaries
+                ]
+            )
+        )
+        return
+    table = Table("AccessKeyId", "AccountId", "Status", "Created", "Revoked")
+    for s in summaries:
+        table.add_row(
+            s.access_key_id,
+            s.account_id,
+            "Active" if s.active else "Revoked",
+            s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            s.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if s.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("access_key_id")
+@storage_options
+def keys_revoke(access_key_id: str, data_dir: Path, database_url: str | None) -> None:
+    """Revoke a key: requests signed with it fail at once."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        runtime.access_keys.revoke(access_key_id)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        runtime.close()
+    click.echo(f"Revoked {access_key_id}")

@@ -1,0 +1,84 @@
+"""Access key pairs: created for an account, listed, revoked; secrets kept sealed."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from openprofiles.clock import Clock
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.services.errors import Invalid, NotFound
+from openprofiles.storage.store import Store
+
+_SCOPE = "system:access-keys"
+_ID_ALPHABET = string.ascii_uppercase + "234567"
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """A key as the signature check needs it."""
+
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class AccessKeySummary:
+    """A key as it may be shown: never its secret."""
+
+    access_key_id: str
+    account_id: str
+    active: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def valid_account_id(account_id: str) -> bool:
+    return len(account_id) == 12 and account_id.isdigit()
+
+
+class AccessKeyService:
+    def __init__(self, store: Store, envelope: Envelope, clock: Clock) -> None:
+        self.store = store
+        self.envelope = envelope
+        self.clock = clock
+
+    def create(self, account_id: str) -> AccessKey:
+        """A new active key pair for the account; the secret is returned only here."""
+        if not valid_account_id(account_id):
+            raise Invalid(f"Account id {account_id!r} must be 12 digits")
+        key_id = "AKIA" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+        secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+        sealed = self.envelope.seal(_SCOPE, secret.encode(), key_id.encode())
+        with self.store.write() as uow:
+            uow.access_keys.add(key_id, account_id, sealed, self.clock.now())
+        return AccessKey(key_id, secret, account_id, True)
+
+    def list(self) -> list[AccessKeySummary]:
+        with self.store.read() as uow:
+            records = uow.access_keys.list()
+        return [AccessKeySummary(r.access_key_id, r.account_id, r.active, r.created_at, r.revoked_at) for r in records]
+
+    def count(self) -> int:
+        with self.store.read() as uow:
+            return uow.access_keys.count()
+
+    def revoke(self, access_key_id: str) -> None:
+        with self.store.write() as uow:
+            if uow.access_keys.get(access_key_id) is None:
+                raise NotFound(f"Access key {access_key_id} does not exist")
+            uow.access_keys.revoke(access_key_id, self.clock.now())
+
+    def lookup(self, access_key_id: str) -> AccessKey | None:
+        """The key with its secret, read from the store on every call so a revocation acts at once."""
+        with self.store.read() as uow:
+            record = uow.access_keys.get(access_key_id)
+        if record is None:
+            return None
+        secret = self.envelope.open(record.secret_ciphertext, access_key_id.encode()).decode()
+        return AccessKey(record.access_key_id, secret, record.account_id, record.active)

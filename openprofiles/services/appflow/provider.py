@@ -1,0 +1,43 @@
+"""Amazon AppFlow: the operations, in wire names, over the domain services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openprofiles.services import errors
+from openprofiles.services.context import RequestContext
+from openprofiles.services.pagination import PageTokens
+from openprofiles.services.provider import Provider
+from openprofiles.services.tags import TagService
+
+SERVICE = "appflow"
+
+Params = dict[str, Any]
+
+
+class AppFlowProvider(Provider):
+    errors = {
+        errors.NotFound: "ResourceNotFoundException",
+        errors.AlreadyExists: "ConflictException",
+        errors.Conflict: "ConflictException",
+        errors.LimitExceeded: "ServiceQuotaExceededException",
+        errors.Unsupported: "UnsupportedOperationException",
+        errors.AccessDenied: "AccessDeniedException",
+        errors.ServiceError: "ValidationException",
+    }
+
+    def __init__(self, tags: TagService, pages: PageTokens) -> None:
+        self.tags = tags
+        self.pages = pages
+
+    def tag_resource(self, ctx: RequestContext, p: Params) -> Params:
+        self.tags.tag(ctx, SERVICE, p["resourceArn"], p["tags"])
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, p: Params) -> Params:
+        self.tags.untag(ctx, SERVICE, p["resourceArn"], p["tagKeys"])
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, p: Params) -> Params:
+        return {"tags": self.tags.list(ctx, SERVICE, p["resourceArn"])}
+

@@ -1,0 +1,122 @@
+"""Amazon Connect Customer Profiles: the operations, in wire names, over the domain services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openprofiles.services import errors
+from openprofiles.services.context import RequestContext
+from openprofiles.services.customer_profiles.domains import SETTINGS, Domain, DomainChanges, DomainService
+from openprofiles.services.pagination import PageTokens
+from openprofiles.services.provider import Provider
+from openprofiles.services.tags import TagService
+
+SERVICE = "profile"
+
+Params = dict[str, Any]
+
+
+def _domain_body(domain: Domain) -> Params:
+    record = domain.record
+    body: Params = {
+        "DomainName": record.name,
+        "DefaultExpirationDays": record.default_expiration_days,
+        "DefaultEncryptionKey": record.default_encryption_key,
+        "DeadLetterQueueUrl": record.dead_letter_queue_url,
+        "CreatedAt": record.created_at,
+        "LastUpdatedAt": record.last_updated_at,
+        "Tags": domain.tags or None,
+    }
+    settings = record.settings
+    body["Matching"] = settings.get("Matching")
+    rule_based = settings.get("RuleBasedMatching")
+    if rule_based is not None:
+        body["RuleBasedMatching"] = {**rule_based, "Status": "ACTIVE" if rule_based.get("Enabled") else None}
+    body["DataStore"] = settings.get("DataStore")
+    return body
+
+
+class CustomerProfilesProvider(Provider):
+    errors = {
+        errors.NotFound: "ResourceNotFoundException",
+        errors.AccessDenied: "AccessDeniedException",
+        errors.ServiceError: "BadRequestException",
+    }
+
+    def __init__(self, domains: DomainService, tags: TagService, pages: PageTokens) -> None:
+        self.domains = domains
+        self.tags = tags
+        self.pages = pages
+
+    # Domains
+
+    def create_domain(self, ctx: RequestContext, p: Params) -> Params:
+        domain = self.domains.create(
+            ctx,
+            p["DomainName"],
+            default_expiration_days=p["DefaultExpirationDays"],
+            default_encryption_key=p.get("DefaultEncryptionKey"),
+            dead_letter_queue_url=p.get("DeadLetterQueueUrl"),
+            settings={k: p[k] for k in SETTINGS if k in p},
+            tags=p.get("Tags") or {},
+        )
+        return _domain_body(domain)
+
+    def get_domain(self, ctx: RequestContext, p: Params) -> Params:
+        domain = self.domains.get(ctx, p["DomainName"])
+        body = _domain_body(domain)
+        if domain.counts is not None:
+            body["Stats"] = {
+                "ProfileCount": domain.counts.profiles,
+                "MeteringProfileCount": domain.counts.profiles,
+                "ObjectCount": domain.counts.objects,
+                "TotalSize": domain.counts.total_size,
+            }
+        return body
+
+    def update_domain(self, ctx: RequestContext, p: Params) -> Params:
+        changes = DomainChanges(
+            default_expiration_days=p.get("DefaultExpirationDays"),
+            default_encryption_key=p.get("DefaultEncryptionKey"),
+            dead_letter_queue_url=p.get("DeadLetterQueueUrl"),
+            settings={k: p[k] for k in SETTINGS if k in p},
+            tags=p.get("Tags"),
+        )
+        return _domain_body(self.domains.update(ctx, p["DomainName"], changes))
+
+    def delete_domain(self, ctx: RequestContext, p: Params) -> Params:
+        self.domains.delete(ctx, p["DomainName"])
+        return {"Message": f"Domain {p['DomainName']} was deleted"}
+
+    def list_domains(self, ctx: RequestContext, p: Params) -> Params:
+        items, token = self.pages.page(
+            ctx.operation,
+            p,
+            lambda after, limit: self.domains.list(ctx, after, limit),
+            lambda domain: domain.name,
+        )
+        return {
+            "Items": [
+                {
+                    "DomainName": d.name,
+                    "CreatedAt": d.record.created_at,
+                    "LastUpdatedAt": d.record.last_updated_at,
+                    "Tags": d.tags or None,
+                }
+                for d in items
+            ],
+            "NextToken": token,
+        }
+
+    # Tags
+
+    def tag_resource(self, ctx: RequestContext, p: Params) -> Params:
+        self.tags.tag(ctx, SERVICE, p["resourceArn"], p["tags"])
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, p: Params) -> Params:
+        self.tags.untag(ctx, SERVICE, p["resourceArn"], p["tagKeys"])
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, p: Params) -> Params:
+        return {"tags": self.tags.list(ctx, SERVICE, p["resourceArn"])}

@@ -1,0 +1,39 @@
+"""Settings, from command-line flags or `OPENPROFILES_*` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openprofiles.storage.database import sqlite_url
+
+AUTH_MODES = ("sigv4", "open")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".openprofiles")
+    database_url: str | None = field(default=None, repr=False)
+    auth: str = "sigv4"
+    master_key: str | None = field(default=None, repr=False)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or SQLite in the data directory."""
+        return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def database_kind(self) -> str:
+        return "postgresql" if self.resolved_database_url.startswith(("postgres", "postgresql")) else "sqlite"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,121 @@
+"""Domains: one row each, scoped by account and region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from openprofiles.storage.tables import domains, profile_objects, profiles
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    id: int
+    account_id: str
+    region: str
+    name: str
+    default_expiration_days: int | None
+    default_encryption_key: str | None
+    dead_letter_queue_url: str | None
+    settings: dict[str, Any]
+    created_at: datetime
+    last_updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DomainCounts:
+    profiles: int
+    objects: int
+    total_size: int
+
+
+def _record(row: Any) -> DomainRecord:
+    values = dict(row._mapping)
+    values["settings"] = orjson.loads(values["settings"] or "{}")
+    return DomainRecord(**values)
+
+
+class DomainRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self,
+        account_id: str,
+        region: str,
+        name: str,
+        *,
+        default_expiration_days: int | None,
+        default_encryption_key: str | None,
+        dead_letter_queue_url: str | None,
+        settings: dict[str, Any],
+        now: datetime,
+    ) -> DomainRecord:
+        result = self.conn.execute(
+            insert(domains).values(
+                account_id=account_id,
+                region=region,
+                name=name,
+                default_expiration_days=default_expiration_days,
+                default_encryption_key=default_encryption_key,
+                dead_letter_queue_url=dead_letter_queue_url,
+                settings=orjson.dumps(settings).decode(),
+                created_at=now,
+                last_updated_at=now,
+            )
+        )
+        (domain_id,) = result.inserted_primary_key or (None,)
+        found = self.get_by_id(int(domain_id))
+        assert found is not None
+        return found
+
+    def get_by_id(self, domain_id: int) -> DomainRecord | None:
+        row = self.conn.execute(select(domains).where(domains.c.id == domain_id)).first()
+        return _record(row) if row else None
+
+    def get(self, account_id: str, region: str, name: str) -> DomainRecord | None:
+        row = self.conn.execute(
+            select(domains).where(domains.c.account_id == account_id, domains.c.region == region, domains.c.name == name)
+        ).first()
+        return _record(row) if row else None
+
+    def list(self, account_id: str, region: str, after: str | None, limit: int) -> list[DomainRecord]:
+        """Domains ordered by name, those after `after` only."""
+        query = select(domains).where(domains.c.account_id == account_id, domains.c.region == region)
+        if after is not None:
+            query = query.where(domains.c.name > after)
+        rows = self.conn.execute(query.order_by(domains.c.name).limit(limit))
+        return [_record(row) for row in rows]
+
+    def count(self, account_id: str, region: str) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).where(domains.c.account_id == account_id, domains.c.region == region)
+            ).scalar_one()
+        )
+
+    def update(self, domain_id: int, now: datetime, **values: Any) -> None:
+        if "settings" in values:
+            values["settings"] = orjson.dumps(values["settings"]).decode()
+        self.conn.execute(update(domains).where(domains.c.id == domain_id).values(last_updated_at=now, **values))
+
+    def delete(self, domain_id: int) -> None:
+        """Delete the domain and, by cascade, everything stored in it."""
+        self.conn.execute(delete(profile_objects).where(profile_objects.c.domain_id == domain_id))
+        self.conn.execute(delete(profiles).where(profiles.c.domain_id == domain_id))
+        self.conn.execute(delete(domains).where(domains.c.id == domain_id))
+
+    def counts(self, domain_id: int) -> DomainCounts:
+        n_profiles = self.conn.execute(
+            select(func.count()).select_from(profiles).where(profiles.c.domain_id == domain_id)
+        ).scalar_one()
+        n_objects, size = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(profile_objects.c.size), 0)).where(
+                profile_objects.c.domain_id == domain_id
+            )
+        ).one()
+        return DomainCounts(profiles=int(n_profiles), objects=int(n_objects), total_size=int(size))

@@ -1,0 +1,3 @@
+from openprofiles.cli import main
+
+main()

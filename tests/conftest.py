@@ -1,0 +1,89 @@
+"""Fixtures: PostgreSQL for the run, live servers on SQLite and PostgreSQL, boto3 clients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import IN_CI, Credentials, PostgresCluster, Server
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    try:
+        cluster = PostgresCluster()
+        cluster.start()
+    except Exception as error:  # noqa: BLE001 - reported below
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {error}")
+        pytest.skip(f"PostgreSQL not available: {error}")
+    yield cluster
+    cluster.stop()
+
+
+def database_url_for(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the data dir) or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return None
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database on each backend, as a URL."""
+    return database_url_for(backend, request) or f"sqlite:///{tmp_path / 'openprofiles.db'}"
+
+
+class LiveServer:
+    """A running server with one access key, and clients signed with it."""
+
+    def __init__(self, server: Server, creds: Credentials, backend: str) -> None:
+        self.server = server
+        self.creds = creds
+        self.backend = backend
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def client(self, service: str = "customer-profiles", creds: Credentials | None = None, **kwargs: Any) -> Any:
+        return self.server.client(service, creds or self.creds, **kwargs)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server per test module and backend (tests use unique resource names)."""
+    backend = str(request.param)
+    server = Server(tmp_path_factory.mktemp(f"live-{backend}"), database_url_for(backend, request))
+    creds = server.create_key()
+    server.start()
+    yield LiveServer(server, creds, backend)
+    server.stop()
+
+
+@pytest.fixture
+def cp(live: LiveServer) -> Any:
+    return live.client("customer-profiles")
+
+
+@pytest.fixture
+def appflow(live: LiveServer) -> Any:
+    return live.client("appflow")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh resource name."""
+    return "t" + uuid.uuid4().hex[:12]

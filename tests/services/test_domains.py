@@ -1,0 +1,156 @@
+"""Domains through boto3 against the live server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import LiveServer
+
+
+def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(error.value.response["Error"]["Code"])
+
+
+def test_create_get_update_delete(cp: Any, unique: str) -> None:
+    created = cp.create_domain(
+        DomainName=unique,
+        DefaultExpirationDays=30,
+        DefaultEncryptionKey="arn:aws:kms:us-east-1:000000000000:key/abc",
+        DeadLetterQueueUrl="https://sqs.us-east-1.amazonaws.com/000000000000/dlq",
+        Matching={"Enabled": True, "JobSchedule": {"DayOfTheWeek": "MONDAY", "Time": "03:00"}},
+        RuleBasedMatching={"Enabled": True, "MaxAllowedRuleLevelForMerging": 2},
+        DataStore={"Enabled": True},
+        Tags={"team": "support"},
+    )
+    assert created["DomainName"] == unique
+    assert created["DefaultExpirationDays"] == 30
+    assert created["DefaultEncryptionKey"].endswith("key/abc")
+    assert created["DeadLetterQueueUrl"].endswith("/dlq")
+    assert created["Matching"] == {"Enabled": True, "JobSchedule": {"DayOfTheWeek": "MONDAY", "Time": "03:00"}}
+    assert created["RuleBasedMatching"]["Status"] == "ACTIVE"
+    assert created["RuleBasedMatching"]["MaxAllowedRuleLevelForMerging"] == 2
+    assert created["DataStore"] == {"Enabled": True}
+    assert created["Tags"] == {"team": "support"}
+    assert isinstance(created["CreatedAt"], datetime)
+
+    got = cp.get_domain(DomainName=unique)
+    assert got["Stats"] == {"ProfileCount": 0, "MeteringProfileCount": 0, "ObjectCount": 0, "TotalSize": 0}
+    assert got["CreatedAt"] == created["CreatedAt"]
+    assert got["Matching"] == created["Matching"]
+
+    updated = cp.update_domain(DomainName=unique, DefaultExpirationDays=60, DefaultEncryptionKey="", Tags={"env": "dev"})
+    assert updated["DefaultExpirationDays"] == 60
+    assert "DefaultEncryptionKey" not in updated  # empty string clears
+    assert updated["DeadLetterQueueUrl"].endswith("/dlq")  # omitted keeps
+    assert updated["Tags"] == {"team": "support", "env": "dev"}
+    assert updated["LastUpdatedAt"] >= created["LastUpdatedAt"]
+
+    cleared = cp.update_domain(DomainName=unique, DeadLetterQueueUrl="", Matching={"Enabled": False})
+    assert "DeadLetterQueueUrl" not in cleared
+    assert cleared["Matching"] == {"Enabled": False}
+
+    deleted = cp.delete_domain(DomainName=unique)
+    assert unique in deleted["Message"]
+    with pytest.raises(ClientError) as error:
+        cp.get_domain(DomainName=unique)
+    assert _code(error) == "ResourceNotFoundException"
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_duplicate_name_is_bad_request(cp: Any, unique: str) -> None:
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=5)
+    with pytest.raises(cp.exceptions.BadRequestException) as error:
+        cp.create_domain(DomainName=unique, DefaultExpirationDays=5)
+    assert unique in error.value.response["Error"]["Message"]
+
+
+def test_unknown_domain_everywhere(cp: Any, unique: str) -> None:
+    for call in (
+        lambda: cp.get_domain(DomainName=unique),
+        lambda: cp.update_domain(DomainName=unique, DefaultExpirationDays=3),
+        lambda: cp.delete_domain(DomainName=unique),
+    ):
+        with pytest.raises(cp.exceptions.ResourceNotFoundException):
+            call()
+
+
+def test_dead_letter_queue_url_must_be_a_url(cp: Any, unique: str) -> None:
+    with pytest.raises(cp.exceptions.BadRequestException) as error:
+        cp.create_domain(DomainName=unique, DefaultExpirationDays=5, DeadLetterQueueUrl="not a url")
+    assert "DeadLetterQueueUrl" in error.value.response["Error"]["Message"]
+
+
+def test_list_domains_pages(live: LiveServer, unique: str) -> None:
+    # A separate account so the listing holds only this test's domains.
+    creds = live.server.create_key("210987654321")
+    client = live.client(creds=creds)
+    names = sorted(f"{unique}-{i:02d}" for i in range(7))
+    for name in names:
+        client.create_domain(DomainName=name, DefaultExpirationDays=10, Tags={"n": name})
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        kwargs: dict[str, Any] = {"MaxResults": 3}
+        if token:
+            kwargs["NextToken"] = token
+        page = client.list_domains(**kwargs)
+        pages += 1
+        seen += [item["DomainName"] for item in page["Items"]]
+        assert all(item["Tags"] == {"n": item["DomainName"]} for item in page["Items"])
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert seen == names
+    assert pages == 3
+    # A token is tied to the request that produced it.
+    first = client.list_domains(MaxResults=2)
+    with pytest.raises(client.exceptions.BadRequestException):
+        client.list_domains(MaxResults=2, NextToken=first["NextToken"] + "x")
+
+
+def test_accounts_and_regions_are_isolated(live: LiveServer, cp: Any, unique: str) -> None:
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=5)
+    other = live.client(creds=live.server.create_key("123456789012"))
+    with pytest.raises(other.exceptions.ResourceNotFoundException):
+        other.get_domain(DomainName=unique)
+    with pytest.raises(other.exceptions.ResourceNotFoundException):
+        other.delete_domain(DomainName=unique)
+    assert unique not in [d["DomainName"] for d in other.list_domains()["Items"]]
+    # The other account may use the same name for its own domain.
+    other.create_domain(DomainName=unique, DefaultExpirationDays=7)
+    assert cp.get_domain(DomainName=unique)["DefaultExpirationDays"] == 5
+    # Same account, another region: a separate namespace too.
+    west = live.client(region="eu-west-1")
+    with pytest.raises(west.exceptions.ResourceNotFoundException):
+        west.get_domain(DomainName=unique)
+
+
+def test_tags_by_arn(live: LiveServer, cp: Any, unique: str) -> None:
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=5, Tags={"a": "1"})
+    arn = f"arn:aws:profile:us-east-1:{live.creds.account_id}:domains/{unique}"
+    cp.tag_resource(resourceArn=arn, tags={"b": "2", "a": "3"})
+    assert cp.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "3", "b": "2"}
+    cp.untag_resource(resourceArn=arn, tagKeys=["a"])
+    assert cp.list_tags_for_resource(resourceArn=arn)["tags"] == {"b": "2"}
+    assert cp.get_domain(DomainName=unique)["Tags"] == {"b": "2"}
+    with pytest.raises(cp.exceptions.ResourceNotFoundException):
+        cp.list_tags_for_resource(resourceArn=f"arn:aws:profile:us-east-1:{live.creds.account_id}:domains/{unique}x")
+    other_account = arn.replace(live.creds.account_id, "999999999999")
+    with pytest.raises(cp.exceptions.ResourceNotFoundException):
+        cp.tag_resource(resourceArn=other_account, tags={"x": "y"})
+    cp.delete_domain(DomainName=unique)
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=5)
+    assert cp.list_tags_for_resource(resourceArn=arn)["tags"] == {}  # deleted with the domain
+
+
+def test_appflow_tags_need_an_existing_resource(appflow: Any, live: LiveServer) -> None:
+    arn = f"arn:aws:appflow:us-east-1:{live.creds.account_id}:flow/none"
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.list_tags_for_resource(resourceArn=arn)
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.tag_resource(resourceArn=arn, tags={"a": "b"})

@@ -31,7 +31,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 coverage-doc: $(VENV)/.installed
-	$(BIN)/python -m openprofiles.api.coverage > docs/api-coverage.md
+	$(BIN)/python -m openprofiles.coverage > docs/api-coverage.md
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/get_domain.py

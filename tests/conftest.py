@@ -19,7 +19,7 @@ def postgres() -> Iterator[PostgresCluster]:
     try:
         cluster = PostgresCluster()
         cluster.start()
-    except Exception as error:  # noqa: BLE001 - reported below
+    except Exception as error:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true: {error}")
         pytest.skip(f"PostgreSQL not available: {error}")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel
 from botocore import xform_name
+from botocore.model import OperationModel, ServiceModel
 
 #: botocore service name -> how our code refers to it.
 SERVICE_NAMES = ("customer-profiles", "appflow")
@@ -31,7 +31,7 @@ class Operation:
 
     @property
     def handler_name(self) -> str:
-        return xform_name(self.name)
+        return str(xform_name(self.name))
 
 
 @dataclass
@@ -56,7 +56,7 @@ class ServiceSpec:
         for shape in self.model.error_shapes:
             for name in shape.members:
                 if name.lower() == "message":
-                    return name
+                    return str(name)
         return "message"
 
     @property

@@ -12,10 +12,10 @@ class Provider:
     """Base of the two providers, the only place where wire names meet domain objects."""
 
     #: The modeled exception each domain error becomes.
-    errors: ClassVar[dict[type[errors.ServiceError], str]]
+    error_codes: ClassVar[dict[type[errors.ServiceError], str]]
 
     def error_code(self, error: errors.ServiceError) -> str:
         for kind in type(error).__mro__:
-            if kind in self.errors:
-                return self.errors[kind]
+            if kind in self.error_codes:
+                return self.error_codes[kind]
         return "InternalServerException"

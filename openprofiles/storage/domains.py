@@ -68,8 +68,8 @@ class DomainRepository:
                 last_updated_at=now,
             )
         )
-        (domain_id,) = result.inserted_primary_key or (None,)
-        found = self.get_by_id(int(domain_id))
+        assert result.inserted_primary_key is not None
+        found = self.get_by_id(int(result.inserted_primary_key[0]))
         assert found is not None
         return found
 

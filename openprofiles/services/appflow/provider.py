@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from openprofiles.services import errors
 from openprofiles.services.context import RequestContext
@@ -16,7 +16,7 @@ Params = dict[str, Any]
 
 
 class AppFlowProvider(Provider):
-    errors = {
+    error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         errors.NotFound: "ResourceNotFoundException",
         errors.AlreadyExists: "ConflictException",
         errors.Conflict: "ConflictException",

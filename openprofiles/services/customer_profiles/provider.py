@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from openprofiles.services import errors
 from openprofiles.services.context import RequestContext
@@ -37,7 +37,7 @@ def _domain_body(domain: Domain) -> Params:
 
 
 class CustomerProfilesProvider(Provider):
-    errors = {
+    error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         errors.NotFound: "ResourceNotFoundException",
         errors.AccessDenied: "AccessDeniedException",
         errors.ServiceError: "BadRequestException",

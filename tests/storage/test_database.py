@@ -1,0 +1,72 @@
+"""Schema migrations and transactions on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from openprofiles.storage.database import Database, SchemaTooNew, normalise_url
+from openprofiles.storage.store import Store
+from openprofiles.storage.tables import metadata
+
+
+def test_migrations_build_exactly_the_declared_schema(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    db.migrate()  # idempotent
+    assert db.current_revision() == db.head_revision()
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    db.dispose()
+
+
+def test_newer_schema_refuses(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(SchemaTooNew, match="9999_from_the_future"):
+        db.migrate()
+    db.dispose()
+
+
+def test_rollback_on_error_and_cascade_delete(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    store = Store(db)
+    now = datetime.now(UTC)
+    with pytest.raises(RuntimeError), store.write() as uow:
+        uow.domains.add("111111111111", "us-east-1", "rolled", default_expiration_days=1,
+                        default_encryption_key=None, dead_letter_queue_url=None, settings={}, now=now)
+        raise RuntimeError("abort")
+    with store.read() as uow:
+        assert uow.domains.get("111111111111", "us-east-1", "rolled") is None
+    with store.write() as uow:
+        record = uow.domains.add("111111111111", "us-east-1", "kept", default_expiration_days=1,
+                                 default_encryption_key=None, dead_letter_queue_url=None,
+                                 settings={"Matching": {"Enabled": True}}, now=now)
+        uow.conn.execute(
+            text("INSERT INTO profiles (domain_id, profile_id, document, created_at, last_updated_at) "
+                 "VALUES (:d, :p, :doc, :t, :t)"),
+            {"d": record.id, "p": "a" * 32, "doc": b"x", "t": now.replace(tzinfo=None)},
+        )
+    with store.read() as uow:
+        assert uow.domains.counts(record.id).profiles == 1
+        again = uow.domains.get("111111111111", "us-east-1", "kept")
+        assert again is not None and again.settings == {"Matching": {"Enabled": True}}
+        assert again.created_at.tzinfo is not None
+    with store.write() as uow:
+        uow.domains.delete(record.id)
+    with store.read() as uow:
+        assert uow.conn.execute(text("SELECT count(*) FROM profiles")).scalar_one() == 0
+    db.dispose()
+
+
+def test_postgres_urls_use_psycopg() -> None:
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"

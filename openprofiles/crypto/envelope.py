@@ -12,7 +12,9 @@ import struct
 import threading
 from typing import Protocol
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from openprofiles.crypto.keyring import LocalKeyring
 
@@ -39,6 +41,7 @@ class Envelope:
         self.store = store
         self._by_scope: dict[str, int] = {}
         self._keys: dict[int, AESGCM] = {}
+        self._index_keys: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def _context(self, scope: str) -> bytes:
@@ -56,7 +59,11 @@ class Envelope:
                     found = self.store.find(scope)
                     assert found is not None
                 key_id, wrapped, master_id = found
-                self._keys[key_id] = AESGCM(self.keyring.unwrap(wrapped, self._context(scope), master_id))
+                material = self.keyring.unwrap(wrapped, self._context(scope), master_id)
+                self._keys[key_id] = AESGCM(material)
+                self._index_keys[scope] = HKDF(
+                    algorithm=hashes.SHA256(), length=32, salt=None, info=b"openprofiles-blind-index"
+                ).derive(material)
                 self._by_scope[scope] = key_id
             return key_id, self._keys[key_id]
 
@@ -68,6 +75,12 @@ class Envelope:
                 aead = AESGCM(self.keyring.unwrap(wrapped, self._context(scope), master_id))
                 self._keys[key_id] = aead
             return aead
+
+    def index_key(self, scope: str) -> bytes:
+        """The scope's HMAC key for blind indexes of searchable values (derived from its data key,
+        so it survives master-key rotation)."""
+        self._current(scope)
+        return self._index_keys[scope]
 
     def seal(self, scope: str, plaintext: bytes, aad: bytes = b"") -> bytes:
         key_id, aead = self._current(scope)

@@ -104,9 +104,7 @@ class DomainRepository:
         self.conn.execute(update(domains).where(domains.c.id == domain_id).values(last_updated_at=now, **values))
 
     def delete(self, domain_id: int) -> None:
-        """Delete the domain and, by cascade, everything stored in it."""
-        self.conn.execute(delete(profile_objects).where(profile_objects.c.domain_id == domain_id))
-        self.conn.execute(delete(profiles).where(profiles.c.domain_id == domain_id))
+        """Delete the domain and, by the foreign keys' cascade, everything stored in it."""
         self.conn.execute(delete(domains).where(domains.c.id == domain_id))
 
     def counts(self, domain_id: int) -> DomainCounts:

@@ -10,7 +10,13 @@ from sqlalchemy import Connection
 
 from openprofiles.storage.access_keys import AccessKeyRepository
 from openprofiles.storage.database import Database
+from openprofiles.storage.dead_letters import DeadLetterRepository
+from openprofiles.storage.dialect import lock_domain
 from openprofiles.storage.domains import DomainRepository
+from openprofiles.storage.history import HistoryRepository
+from openprofiles.storage.object_types import ObjectTypeRepository
+from openprofiles.storage.objects import ObjectRepository
+from openprofiles.storage.profiles import KeyIndexRepository, ProfileRepository
 from openprofiles.storage.tags import TagRepository
 
 
@@ -31,6 +37,34 @@ class UnitOfWork:
     @cached_property
     def tags(self) -> TagRepository:
         return TagRepository(self.conn)
+
+    @cached_property
+    def object_types(self) -> ObjectTypeRepository:
+        return ObjectTypeRepository(self.conn)
+
+    @cached_property
+    def profiles(self) -> ProfileRepository:
+        return ProfileRepository(self.conn)
+
+    @cached_property
+    def keys(self) -> KeyIndexRepository:
+        return KeyIndexRepository(self.conn)
+
+    @cached_property
+    def objects(self) -> ObjectRepository:
+        return ObjectRepository(self.conn)
+
+    @cached_property
+    def history(self) -> HistoryRepository:
+        return HistoryRepository(self.conn)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetterRepository:
+        return DeadLetterRepository(self.conn)
+
+    def lock_domain(self, domain_id: int) -> None:
+        """Serialise profile writers of this domain until the transaction ends."""
+        lock_domain(self.conn, domain_id)
 
 
 class Store:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -104,28 +105,125 @@ tags = Table(
     Column("tag_value", String(256), nullable=False),
 )
 
+_BIGID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _domain_fk() -> Column[int]:
+    return Column("domain_id", Integer, ForeignKey("domains.id", ondelete="CASCADE"), nullable=False)
+
+
+# Object types (data mappings): the definition as the JSON the caller sent.
+object_types = Table(
+    "object_types",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _domain_fk(),
+    Column("name", String(255), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("domain_id", "name"),
+)
+
+# Unified profiles; the document (standard fields, which were set by hand, where values came
+# from) is sealed with the domain's data key.
 profiles = Table(
     "profiles",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("domain_id", Integer, ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("id", _BIGID, primary_key=True, autoincrement=True),
+    _domain_fk(),
     Column("profile_id", String(32), nullable=False),
     Column("document", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
     UniqueConstraint("domain_id", "profile_id"),
+    Index("ix_profiles_expires_at", "expires_at"),
 )
 
+# The search index: key name + blind index (HMAC) of the normalised value -> profile. `source`
+# says where the entry came from: "_profile" (standard fields), "_manual" (AddProfileKey) or an
+# object type name.
+profile_keys = Table(
+    "profile_keys",
+    metadata,
+    Column("id", _BIGID, primary_key=True, autoincrement=True),
+    _domain_fk(),
+    Column("key_name", String(64), nullable=False),
+    Column("value_index", LargeBinary(32), nullable=False),
+    Column("profile_id", String(32), nullable=False),
+    Column("source", String(255), nullable=False),
+    UniqueConstraint("domain_id", "key_name", "value_index", "profile_id", "source", name="uq_profile_keys_entry"),
+    Index("ix_profile_keys_domain_id_profile_id", "domain_id", "profile_id"),
+)
+
+# Profile objects and standard objects (_asset, _case, _order); payloads sealed.
 profile_objects = Table(
     "profile_objects",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("domain_id", Integer, ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
-    Column("profile_id", String(32), nullable=False, index=True),
+    Column("id", _BIGID, primary_key=True, autoincrement=True),
+    _domain_fk(),
+    Column("profile_id", String(32), nullable=False),
     Column("object_type_name", String(255), nullable=False),
-    Column("unique_key", String(255), nullable=False),
+    Column("object_key", String(64), nullable=False),
+    Column("unique_index", LargeBinary(32), nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("size", Integer, nullable=False),
+    Column("source_updated_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
-    UniqueConstraint("domain_id", "object_type_name", "unique_key"),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    UniqueConstraint("domain_id", "object_type_name", "unique_index"),
+    UniqueConstraint("domain_id", "object_key"),
+    Index("ix_profile_objects_profile", "domain_id", "profile_id", "object_type_name", "id"),
+    Index("ix_profile_objects_expires_at", "expires_at"),
+)
+
+# Key values of each object, for ListProfileObjects' ObjectFilter.
+object_keys = Table(
+    "object_keys",
+    metadata,
+    Column("id", _BIGID, primary_key=True, autoincrement=True),
+    Column("object_id", _BIGID, ForeignKey("profile_objects.id", ondelete="CASCADE"), nullable=False),
+    _domain_fk(),
+    Column("key_name", String(64), nullable=False),
+    Column("value_index", LargeBinary(32), nullable=False),
+    Index("ix_object_keys_lookup", "domain_id", "key_name", "value_index"),
+    Index("ix_object_keys_object_id", "object_id"),
+)
+
+# Every change to a profile: what, when, by whom; content sealed.
+profile_history = Table(
+    "profile_history",
+    metadata,
+    Column("id", _BIGID, primary_key=True, autoincrement=True),
+    _domain_fk(),
+    Column("record_id", String(32), nullable=False, unique=True),
+    Column("profile_id", String(32), nullable=False),
+    Column("object_type_name", String(255), nullable=False),
+    Column("action_type", String(32), nullable=False),
+    Column("performed_by", String(255)),
+    Column("profile_object_unique_key", String(255)),
+    Column("content", LargeBinary),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_profile_history_profile", "domain_id", "profile_id", "id"),
+)
+
+# Objects that could not be ingested, with the reason; payload sealed.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", _BIGID, primary_key=True, autoincrement=True),
+    _domain_fk(),
+    Column("object_type_name", String(255), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("queue_state", String(16), nullable=False),
+    Column("queue_attempts", Integer, nullable=False),
+    Column("queue_error", Text),
+    Column("redriven_at", UtcDateTime),
+    Index("ix_dead_letters_queue_state", "queue_state"),
+    Index("ix_dead_letters_domain_id", "domain_id", "id"),
 )

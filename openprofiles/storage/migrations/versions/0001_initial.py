@@ -1,4 +1,4 @@
-"""Initial schema: access keys, data keys, domains, tags, profiles, profile objects.
+"""Foundation schema: access keys, data keys, domains, tags.
 
 Revision ID: 0001
 Revises:
@@ -14,7 +14,6 @@ branch_labels = None
 depends_on = None
 
 _ts = sa.DateTime(timezone=True)
-_bigid = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
@@ -61,39 +60,8 @@ def upgrade() -> None:
         sa.Column("tag_value", sa.String(256), nullable=False),
         sa.PrimaryKeyConstraint("resource_arn", "tag_key", name="pk_tags"),
     )
-    op.create_table(
-        "profiles",
-        sa.Column("id", _bigid, autoincrement=True, nullable=False),
-        sa.Column("domain_id", sa.Integer, nullable=False),
-        sa.Column("profile_id", sa.String(32), nullable=False),
-        sa.Column("document", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", _ts, nullable=False),
-        sa.Column("last_updated_at", _ts, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_profiles"),
-        sa.ForeignKeyConstraint(["domain_id"], ["domains.id"], name="fk_profiles_domain_id_domains", ondelete="CASCADE"),
-        sa.UniqueConstraint("domain_id", "profile_id", name="uq_profiles_domain_id_profile_id"),
-    )
-    op.create_table(
-        "profile_objects",
-        sa.Column("id", _bigid, autoincrement=True, nullable=False),
-        sa.Column("domain_id", sa.Integer, nullable=False),
-        sa.Column("profile_id", sa.String(32), nullable=False),
-        sa.Column("object_type_name", sa.String(255), nullable=False),
-        sa.Column("unique_key", sa.String(255), nullable=False),
-        sa.Column("payload", sa.LargeBinary, nullable=False),
-        sa.Column("size", sa.Integer, nullable=False),
-        sa.Column("created_at", _ts, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_profile_objects"),
-        sa.ForeignKeyConstraint(
-            ["domain_id"], ["domains.id"], name="fk_profile_objects_domain_id_domains", ondelete="CASCADE"
-        ),
-        sa.UniqueConstraint(
-            "domain_id", "object_type_name", "unique_key", name="uq_profile_objects_domain_id_object_type_name_unique_key"
-        ),
-    )
-    op.create_index("ix_profile_objects_profile_id", "profile_objects", ["profile_id"])
 
 
 def downgrade() -> None:
-    for table in ("profile_objects", "profiles", "tags", "domains", "data_keys", "access_keys"):
+    for table in ("tags", "domains", "data_keys", "access_keys"):
         op.drop_table(table)

@@ -1,0 +1,97 @@
+"""Profile history: one row per change to a profile."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from openprofiles.storage.tables import profile_history
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    record_id: str
+    profile_id: str
+    object_type_name: str
+    action_type: str
+    performed_by: str | None
+    profile_object_unique_key: str | None
+    content: bytes | None
+    created_at: datetime
+    id: int = 0
+
+
+def _row(row: Any) -> HistoryRow:
+    return HistoryRow(
+        record_id=row.record_id,
+        profile_id=row.profile_id,
+        object_type_name=row.object_type_name,
+        action_type=row.action_type,
+        performed_by=row.performed_by,
+        profile_object_unique_key=row.profile_object_unique_key,
+        content=bytes(row.content) if row.content is not None else None,
+        created_at=row.created_at,
+        id=row.id,
+    )
+
+
+class HistoryRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, domain_id: int, rows: Sequence[HistoryRow]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(profile_history),
+                [
+                    {
+                        "domain_id": domain_id,
+                        "record_id": r.record_id,
+                        "profile_id": r.profile_id,
+                        "object_type_name": r.object_type_name,
+                        "action_type": r.action_type,
+                        "performed_by": r.performed_by,
+                        "profile_object_unique_key": r.profile_object_unique_key,
+                        "content": r.content,
+                        "created_at": r.created_at,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def for_profile(
+        self,
+        domain_id: int,
+        profile_id: str,
+        after: int | None,
+        limit: int,
+        object_type_name: str | None = None,
+        action_type: str | None = None,
+        performed_by: str | None = None,
+    ) -> list[HistoryRow]:
+        query = select(profile_history).where(
+            profile_history.c.domain_id == domain_id, profile_history.c.profile_id == profile_id
+        )
+        if after is not None:
+            query = query.where(profile_history.c.id > after)
+        if object_type_name is not None:
+            query = query.where(profile_history.c.object_type_name == object_type_name)
+        if action_type is not None:
+            query = query.where(profile_history.c.action_type == action_type)
+        if performed_by is not None:
+            query = query.where(profile_history.c.performed_by == performed_by)
+        return [_row(r) for r in self.conn.execute(query.order_by(profile_history.c.id).limit(limit))]
+
+    def get(self, domain_id: int, profile_id: str, record_id: str) -> HistoryRow | None:
+        row = self.conn.execute(
+            select(profile_history).where(
+                profile_history.c.domain_id == domain_id,
+                profile_history.c.profile_id == profile_id,
+                profile_history.c.record_id == record_id,
+            )
+        ).first()
+        return _row(row) if row else None

@@ -1,0 +1,264 @@
+"""Profile objects and standard objects (sealed payloads) and their key values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from openprofiles.storage.dialect import chunks
+from openprofiles.storage.tables import object_keys, profile_objects
+
+
+@dataclass(frozen=True)
+class ObjectRow:
+    id: int
+    profile_id: str
+    object_type_name: str
+    object_key: str
+    unique_index: bytes
+    payload: bytes
+    size: int
+    source_updated_at: datetime | None
+    created_at: datetime
+    last_updated_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewObject:
+    profile_id: str
+    object_type_name: str
+    object_key: str
+    unique_index: bytes
+    payload: bytes
+    size: int
+    source_updated_at: datetime | None
+    created_at: datetime
+    expires_at: datetime | None
+    keys: tuple[tuple[str, bytes], ...]
+
+
+_COLUMNS = (
+    profile_objects.c.id,
+    profile_objects.c.profile_id,
+    profile_objects.c.object_type_name,
+    profile_objects.c.object_key,
+    profile_objects.c.unique_index,
+    profile_objects.c.payload,
+    profile_objects.c.size,
+    profile_objects.c.source_updated_at,
+    profile_objects.c.created_at,
+    profile_objects.c.last_updated_at,
+    profile_objects.c.expires_at,
+)
+
+
+def _row(row: Any) -> ObjectRow:
+    return ObjectRow(
+        id=row.id,
+        profile_id=row.profile_id,
+        object_type_name=row.object_type_name,
+        object_key=row.object_key,
+        unique_index=bytes(row.unique_index),
+        payload=bytes(row.payload),
+        size=row.size,
+        source_updated_at=row.source_updated_at,
+        created_at=row.created_at,
+        last_updated_at=row.last_updated_at,
+        expires_at=row.expires_at,
+    )
+
+
+class ObjectRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def by_unique(self, domain_id: int, object_type_name: str, indexes: Iterable[bytes]) -> dict[bytes, ObjectRow]:
+        wanted = sorted(set(indexes))
+        out: dict[bytes, ObjectRow] = {}
+        for part in chunks(wanted):
+            rows = self.conn.execute(
+                select(*_COLUMNS).where(
+                    profile_objects.c.domain_id == domain_id,
+                    profile_objects.c.object_type_name == object_type_name,
+                    profile_objects.c.unique_index.in_(part),
+                )
+            )
+            for row in rows:
+                obj = _row(row)
+                out[obj.unique_index] = obj
+        return out
+
+    def by_key(self, domain_id: int, object_key: str) -> ObjectRow | None:
+        row = self.conn.execute(
+            select(*_COLUMNS).where(profile_objects.c.domain_id == domain_id, profile_objects.c.object_key == object_key)
+        ).first()
+        return _row(row) if row else None
+
+    def insert(self, domain_id: int, objects: Sequence[NewObject]) -> None:
+        if not objects:
+            return
+        result = self.conn.execute(
+            insert(profile_objects).returning(
+                profile_objects.c.id, profile_objects.c.object_key, sort_by_parameter_order=True
+            ),
+            [
+                {
+                    "domain_id": domain_id,
+                    "profile_id": obj.profile_id,
+                    "object_type_name": obj.object_type_name,
+                    "object_key": obj.object_key,
+                    "unique_index": obj.unique_index,
+                    "payload": obj.payload,
+                    "size": obj.size,
+                    "source_updated_at": obj.source_updated_at,
+                    "created_at": obj.created_at,
+                    "last_updated_at": obj.created_at,
+                    "expires_at": obj.expires_at,
+                }
+                for obj in objects
+            ],
+        )
+        ids = {row.object_key: row.id for row in result}
+        rows = [
+            {"object_id": ids[obj.object_key], "domain_id": domain_id, "key_name": name, "value_index": index}
+            for obj in objects
+            for name, index in set(obj.keys)
+        ]
+        if rows:
+            self.conn.execute(insert(object_keys), rows)
+
+    def replace(self, domain_id: int, object_id: int, obj: NewObject) -> None:
+        """Replace a stored object wholesale (same UNIQUE key), keeping its key and creation time."""
+        self.conn.execute(
+            update(profile_objects)
+            .where(profile_objects.c.id == object_id)
+            .values(
+                profile_id=obj.profile_id,
+                payload=obj.payload,
+                size=obj.size,
+                source_updated_at=obj.source_updated_at,
+                last_updated_at=obj.created_at,
+                expires_at=obj.expires_at,
+            )
+        )
+        self.conn.execute(delete(object_keys).where(object_keys.c.object_id == object_id))
+        self._add_keys(domain_id, object_id, obj.keys)
+
+    def _add_keys(self, domain_id: int, object_id: int, keys: Iterable[tuple[str, bytes]]) -> None:
+        rows = [
+            {"object_id": object_id, "domain_id": domain_id, "key_name": name, "value_index": index}
+            for name, index in set(keys)
+        ]
+        if rows:
+            self.conn.execute(insert(object_keys), rows)
+
+    def for_profile(
+        self,
+        domain_id: int,
+        profile_id: str,
+        object_type_name: str,
+        after: int | None,
+        limit: int,
+        key_filter: tuple[str, Sequence[bytes]] | None = None,
+    ) -> list[ObjectRow]:
+        query = select(*_COLUMNS).where(
+            profile_objects.c.domain_id == domain_id,
+            profile_objects.c.profile_id == profile_id,
+            profile_objects.c.object_type_name == object_type_name,
+        )
+        if after is not None:
+            query = query.where(profile_objects.c.id > after)
+        if key_filter is not None:
+            name, indexes = key_filter
+            query = query.where(
+                profile_objects.c.id.in_(
+                    select(object_keys.c.object_id).where(
+                        object_keys.c.domain_id == domain_id,
+                        object_keys.c.key_name == name,
+                        object_keys.c.value_index.in_(list(indexes)),
+                    )
+                )
+            )
+        return [_row(row) for row in self.conn.execute(query.order_by(profile_objects.c.id).limit(limit))]
+
+    def count_for_profile(self, domain_id: int, profile_id: str, object_type_name: str) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).where(
+                    profile_objects.c.domain_id == domain_id,
+                    profile_objects.c.profile_id == profile_id,
+                    profile_objects.c.object_type_name == object_type_name,
+                )
+            ).scalar_one()
+        )
+
+    def oldest_beyond(self, domain_id: int, profile_id: str, object_type_name: str, keep: int) -> list[int]:
+        """Ids of this profile's objects of a type past the newest `keep`, oldest first."""
+        rows = self.conn.execute(
+            select(profile_objects.c.id)
+            .where(
+                profile_objects.c.domain_id == domain_id,
+                profile_objects.c.profile_id == profile_id,
+                profile_objects.c.object_type_name == object_type_name,
+            )
+            .order_by(profile_objects.c.last_updated_at.desc(), profile_objects.c.id.desc())
+            .offset(keep)
+        )
+        return [row.id for row in rows]
+
+    def delete_ids(self, ids: Sequence[int]) -> None:
+        for part in chunks(list(ids)):
+            self.conn.execute(delete(object_keys).where(object_keys.c.object_id.in_(part)))
+            self.conn.execute(delete(profile_objects).where(profile_objects.c.id.in_(part)))
+
+    def profiles_with_type(self, domain_id: int, object_type_name: str) -> list[str]:
+        rows = self.conn.execute(
+            select(profile_objects.c.profile_id)
+            .where(profile_objects.c.domain_id == domain_id, profile_objects.c.object_type_name == object_type_name)
+            .distinct()
+        )
+        return [row.profile_id for row in rows]
+
+    def delete_type(self, domain_id: int, object_type_name: str) -> None:
+        ids = [
+            row.id
+            for row in self.conn.execute(
+                select(profile_objects.c.id).where(
+                    profile_objects.c.domain_id == domain_id, profile_objects.c.object_type_name == object_type_name
+                )
+            )
+        ]
+        self.delete_ids(ids)
+
+    def delete_for_profile(self, domain_id: int, profile_id: str) -> None:
+        ids = [
+            row.id
+            for row in self.conn.execute(
+                select(profile_objects.c.id).where(
+                    profile_objects.c.domain_id == domain_id, profile_objects.c.profile_id == profile_id
+                )
+            )
+        ]
+        self.delete_ids(ids)
+
+    def move(self, domain_id: int, object_ids: Sequence[int], profile_id: str) -> None:
+        if object_ids:
+            self.conn.execute(
+                update(profile_objects)
+                .where(profile_objects.c.id == bindparam("oid"))
+                .values(profile_id=profile_id),
+                [{"oid": oid} for oid in object_ids],
+            )
+
+    def expired(self, now: datetime, limit: int) -> list[int]:
+        rows = self.conn.execute(
+            select(profile_objects.c.id)
+            .where(profile_objects.c.expires_at.is_not(None), profile_objects.c.expires_at <= now)
+            .limit(limit)
+        )
+        return [row.id for row in rows]

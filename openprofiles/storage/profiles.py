@@ -1,0 +1,203 @@
+"""Profiles (sealed documents) and the key index that finds them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from openprofiles.storage.dialect import chunks, insert_ignoring_duplicates
+from openprofiles.storage.tables import profile_keys, profiles
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    profile_id: str
+    document: bytes
+    created_at: datetime
+    last_updated_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    key_name: str
+    value_index: bytes
+    profile_id: str
+    source: str
+
+
+class ProfileRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_many(self, domain_id: int, profile_ids: Iterable[str]) -> dict[str, ProfileRow]:
+        ids = sorted(set(profile_ids))
+        out: dict[str, ProfileRow] = {}
+        for part in chunks(ids):
+            rows = self.conn.execute(
+                select(
+                    profiles.c.profile_id,
+                    profiles.c.document,
+                    profiles.c.created_at,
+                    profiles.c.last_updated_at,
+                    profiles.c.expires_at,
+                ).where(profiles.c.domain_id == domain_id, profiles.c.profile_id.in_(part))
+            )
+            for row in rows:
+                out[row.profile_id] = ProfileRow(*row)
+        return out
+
+    def get(self, domain_id: int, profile_id: str) -> ProfileRow | None:
+        return self.get_many(domain_id, [profile_id]).get(profile_id)
+
+    def insert_many(self, domain_id: int, rows: Sequence[ProfileRow]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(profiles),
+                [
+                    {
+                        "domain_id": domain_id,
+                        "profile_id": r.profile_id,
+                        "document": r.document,
+                        "created_at": r.created_at,
+                        "last_updated_at": r.last_updated_at,
+                        "expires_at": r.expires_at,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def update_many(self, domain_id: int, rows: Sequence[ProfileRow]) -> None:
+        if rows:
+            self.conn.execute(
+                update(profiles)
+                .where(profiles.c.domain_id == domain_id, profiles.c.profile_id == bindparam("pid"))
+                .values(
+                    document=bindparam("doc"),
+                    last_updated_at=bindparam("updated"),
+                    expires_at=bindparam("expires"),
+                ),
+                [
+                    {"pid": r.profile_id, "doc": r.document, "updated": r.last_updated_at, "expires": r.expires_at}
+                    for r in rows
+                ],
+            )
+
+    def delete(self, domain_id: int, profile_id: str) -> None:
+        self.conn.execute(
+            delete(profile_keys).where(profile_keys.c.domain_id == domain_id, profile_keys.c.profile_id == profile_id)
+        )
+        self.conn.execute(
+            delete(profiles).where(profiles.c.domain_id == domain_id, profiles.c.profile_id == profile_id)
+        )
+
+    def expired(self, now: datetime, limit: int) -> list[tuple[int, str]]:
+        """(domain id, profile id) of profiles whose retention ended."""
+        rows = self.conn.execute(
+            select(profiles.c.domain_id, profiles.c.profile_id)
+            .where(profiles.c.expires_at.is_not(None), profiles.c.expires_at <= now)
+            .limit(limit)
+        )
+        return [(row.domain_id, row.profile_id) for row in rows]
+
+    def count(self, domain_id: int) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(profiles).where(profiles.c.domain_id == domain_id)
+            ).scalar_one()
+        )
+
+
+class KeyIndexRepository:
+    """Blind-indexed key values per profile."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lookup(self, domain_id: int, key_name: str, indexes: Iterable[bytes]) -> list[tuple[bytes, str]]:
+        """(value index, profile id) for each stored entry of these values."""
+        wanted = sorted(set(indexes))
+        out: list[tuple[bytes, str]] = []
+        for part in chunks(wanted):
+            rows = self.conn.execute(
+                select(profile_keys.c.value_index, profile_keys.c.profile_id)
+                .where(
+                    profile_keys.c.domain_id == domain_id,
+                    profile_keys.c.key_name == key_name,
+                    profile_keys.c.value_index.in_(part),
+                )
+                .distinct()
+            )
+            out.extend((bytes(row.value_index), row.profile_id) for row in rows)
+        return out
+
+    def add(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:
+        insert_ignoring_duplicates(
+            self.conn,
+            profile_keys,
+            [
+                {
+                    "domain_id": domain_id,
+                    "key_name": e.key_name,
+                    "value_index": e.value_index,
+                    "profile_id": e.profile_id,
+                    "source": e.source,
+                }
+                for e in {(e.key_name, e.value_index, e.profile_id, e.source): e for e in entries}.values()
+            ],
+        )
+
+    def remove(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:
+        rows = [
+            {"k": e.key_name, "v": e.value_index, "p": e.profile_id, "s": e.source} for e in entries
+        ]
+        if rows:
+            self.conn.execute(
+                delete(profile_keys).where(
+                    profile_keys.c.domain_id == domain_id,
+                    profile_keys.c.key_name == bindparam("k"),
+                    profile_keys.c.value_index == bindparam("v"),
+                    profile_keys.c.profile_id == bindparam("p"),
+                    profile_keys.c.source == bindparam("s"),
+                ),
+                rows,
+            )
+
+    def remove_values(self, domain_id: int, profile_id: str, key_name: str, indexes: Iterable[bytes]) -> int:
+        """Remove these values of a key from a profile, whatever their source."""
+        result = self.conn.execute(
+            delete(profile_keys).where(
+                profile_keys.c.domain_id == domain_id,
+                profile_keys.c.profile_id == profile_id,
+                profile_keys.c.key_name == key_name,
+                profile_keys.c.value_index.in_(list(indexes)),
+            )
+        )
+        return int(result.rowcount)
+
+    def remove_source(self, domain_id: int, source: str) -> None:
+        self.conn.execute(
+            delete(profile_keys).where(profile_keys.c.domain_id == domain_id, profile_keys.c.source == source)
+        )
+
+    def for_profiles(self, domain_id: int, profile_ids: Iterable[str]) -> list[KeyEntry]:
+        ids = sorted(set(profile_ids))
+        out: list[KeyEntry] = []
+        for part in chunks(ids):
+            rows = self.conn.execute(
+                select(profile_keys.c.key_name, profile_keys.c.value_index, profile_keys.c.profile_id, profile_keys.c.source)
+                .where(profile_keys.c.domain_id == domain_id, profile_keys.c.profile_id.in_(part))
+            )
+            out.extend(KeyEntry(r.key_name, bytes(r.value_index), r.profile_id, r.source) for r in rows)
+        return out
+
+    def key_names(self, domain_id: int) -> list[str]:
+        rows = self.conn.execute(
+            select(profile_keys.c.key_name).where(profile_keys.c.domain_id == domain_id).distinct()
+        )
+        return sorted(row.key_name for row in rows)
+
+

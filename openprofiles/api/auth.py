@@ -13,8 +13,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_to_bytes
 
 from openprofiles.api.errors import AuthFailed
 from openprofiles.clock import Clock
@@ -85,13 +86,19 @@ def _canonical_uri(raw_path: str) -> str:
     return quote(path, safe="/~")
 
 
+def _requote(text: str) -> str:
+    # Decoded as the request parser decodes it ('+' is a space), then encoded canonically, so
+    # the signature covers exactly the values the handler sees.
+    return quote(unquote_to_bytes(text.replace("+", " ")), safe="-_.~")
+
+
 def _canonical_query(raw_query: str) -> str:
     pairs = []
     for part in raw_query.split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
-        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+        pairs.append((_requote(key), _requote(value)))
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
@@ -144,6 +151,24 @@ def signature_for(
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
+def _signing_time(header_map: dict[str, str]) -> datetime:
+    """When the request was signed: X-Amz-Date, or (as the SDKs allow) the Date header."""
+    if "x-amz-date" in header_map:
+        try:
+            return datetime.strptime(header_map["x-amz-date"], _AMZ_DATE).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    elif "date" in header_map:
+        try:
+            parsed = parsedate_to_datetime(header_map["date"])
+        except (TypeError, ValueError, IndexError):
+            pass
+        else:
+            # '-0000' (what botocore writes) parses to a naive datetime: it is UTC all the same.
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise AuthFailed("The request must carry a valid X-Amz-Date header (YYYYMMDDTHHMMSSZ) or Date header")
+
+
 class Authenticator:
     """Checks requests in `sigv4` mode, or accepts them as the default account in `open` mode."""
 
@@ -168,11 +193,8 @@ class Authenticator:
         if scope is None:
             raise AuthFailed("Missing Authentication Token: the request must be signed with AWS Signature Version 4")
         header_map = {k.lower(): v for k, v in headers}
-        amz_date = header_map.get("x-amz-date", "")
-        try:
-            signed_at = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
-        except ValueError:
-            raise AuthFailed("The request must carry a valid X-Amz-Date header (YYYYMMDDTHHMMSSZ)") from None
+        signed_at = _signing_time(header_map)
+        amz_date = signed_at.strftime(_AMZ_DATE)
         if not amz_date.startswith(scope.date):
             raise AuthFailed("The credential scope date does not match the X-Amz-Date header")
         now = self.clock.now()
@@ -189,7 +211,7 @@ class Authenticator:
         expected = signature_for(
             key.secret_access_key, scope, amz_date, method, raw_path, raw_query, headers, body
         )
-        if not hmac.compare_digest(expected, scope.signature):
+        if not hmac.compare_digest(expected.encode(), scope.signature.encode("utf-8", "replace")):
             raise AuthFailed(
                 "The request signature we calculated does not match the signature you provided. "
                 "Check your AWS Secret Access Key and signing method."

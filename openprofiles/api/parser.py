@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,9 +21,37 @@ from botocore.model import Shape, StructureShape
 from openprofiles.api.errors import ValidationFailed
 from openprofiles.api.spec import Operation
 
+#: Wire ranges of the model's integer types (Java `int` and `long`).
+INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+#: How rest-json spells the non-finite doubles (botocore sends and expects these strings).
+SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+#: Decimal text only: no `_` separators, no surrounding blanks, no non-ASCII digits.
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+\Z")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+
 
 def _path(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
+
+
+def _in_int_range(kind: str, value: int, where: str) -> int:
+    low, high = INT_RANGES.get(kind, INT_RANGES["long"])
+    if not low <= value <= high:
+        raise ValidationFailed(
+            f"Value '{str(value)[:64]}' at '{where}' failed to satisfy constraint: "
+            f"Member must be {'an integer' if kind == 'integer' else 'a long'} between {low} and {high}"
+        )
+    return value
+
+
+def _number_from_text(text: str) -> float | None:
+    """A decimal or rest-json special float spelled in text, or None when it is not one."""
+    if text in SPECIAL_FLOATS:
+        return SPECIAL_FLOATS[text]
+    if not _NUMBER_TEXT.match(text):
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
 
 
 def parse_timestamp(value: Any, where: str) -> datetime:
@@ -38,10 +67,8 @@ def parse_timestamp(value: Any, where: str) -> datetime:
             raise ValidationFailed(f"Value at '{where}' failed to satisfy constraint: timestamp out of range") from None
     if isinstance(value, str):
         text = value.strip()
-        try:
+        if _NUMBER_TEXT.match(text):
             return parse_timestamp(float(text), where)
-        except ValueError:
-            pass
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -59,15 +86,14 @@ def _scalar_from_text(shape: Shape, text: str, where: str) -> Any:
     """A query string, header or path value converted to the shape's type."""
     kind = shape.type_name
     if kind in ("integer", "long"):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be an integer") from None
+        if not _INTEGER_TEXT.match(text) or len(text) > 40:
+            raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be an integer")
+        return _in_int_range(kind, int(text), where)
     if kind in ("double", "float"):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be a number") from None
+        number = _number_from_text(text)
+        if number is None:
+            raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be a number")
+        return number
     if kind == "boolean":
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
@@ -116,8 +142,10 @@ def from_json(shape: Shape, value: Any, where: str) -> Any:
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(where, "an integer")
-        return value
+        return _in_int_range(kind, value, where)
     if kind in ("double", "float"):
+        if isinstance(value, str) and value in SPECIAL_FLOATS:
+            return SPECIAL_FLOATS[value]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(where, "a number")
         return float(value)

@@ -7,6 +7,7 @@ the body are epoch seconds (rest-json's default) and RFC 822 dates in headers.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -23,6 +24,32 @@ def _epoch(value: datetime) -> float | int:
         value = value.replace(tzinfo=UTC)
     seconds = value.timestamp()
     return int(seconds) if seconds.is_integer() else round(seconds, 3)
+
+
+def _number(value: Any) -> Any:
+    """Non-finite doubles as rest-json spells them (JSON has no NaN; orjson would write null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def _header(shape: Shape, value: Any) -> str:
+    """A header value as botocore reads it: lower-case booleans, RFC 822 dates, comma lists."""
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "list":
+        member = shape.member  # type: ignore[attr-defined]
+        items = []
+        for item in value:
+            text = _header(member, item)
+            if member.type_name == "string" and ("," in text or '"' in text):
+                text = '"' + text.replace('"', '\\"') + '"'
+            items.append(text)
+        return ",".join(items)
+    if kind in ("double", "float"):
+        return str(_number(value))
+    return str(_timestamp(shape, value, "rfc822"))
 
 
 def _timestamp(shape: Shape, value: Any, default_format: str) -> Any:
@@ -55,6 +82,8 @@ def to_json(shape: Shape, value: Any) -> Any:
         return {k: to_json(value_shape, v) for k, v in value.items() if v is not None}
     if kind == "timestamp":
         return _timestamp(shape, value, "unixTimestamp")
+    if kind in ("double", "float"):
+        return _number(value)
     if kind == "blob" and isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     return value
@@ -78,7 +107,7 @@ def serialize_response(op: Operation, result: Mapping[str, Any] | None) -> tuple
         if location == "statusCode":
             status = int(value)
         elif location == "header":
-            headers[member.serialization.get("name", name)] = str(_timestamp(member, value, "rfc822"))
+            headers[member.serialization.get("name", name)] = _header(member, value)
         elif location == "headers":
             prefix = member.serialization.get("name", name)
             headers.update({f"{prefix}{k}": str(v) for k, v in value.items()})

@@ -1,0 +1,388 @@
+"""The one batch ingest service: objects in, profiles, keys, objects and history out.
+
+PutProfileObject, flows and uploads all call `IngestService.ingest`. A batch is one
+transaction: its profiles, key index entries, objects, standard objects, history and dead
+letters commit together or not at all. Matching follows Customer Profiles' rules:
+
+1. PROFILE keys that are not SECONDARY, in order: a value that finds exactly one profile attaches
+   the object; one that finds several is ambiguous and skipped; none, the next key is tried.
+2. Then the PROFILE + SECONDARY keys, the same way.
+3. Then the profile of a standard object (asset, case, order) the object's entity key names, or
+   of the object this one replaces (same UNIQUE key).
+4. No match: a new profile when AllowProfileCreation, otherwise a dead letter with the reason.
+
+Unlike AWS, it is read-your-writes: when `ingest` returns, everything is committed and searchable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.services.customer_profiles.crypto_scope import DomainCipher, object_type_scope
+from openprofiles.services.customer_profiles.document import ProfileDocument, Source
+from openprofiles.services.customer_profiles.normalize import index_form, normalize
+from openprofiles.services.customer_profiles.object_types import (
+    ENTITY_KEYS,
+    TIMESTAMP_FIELD,
+    KeySpec,
+    ObjectType,
+)
+from openprofiles.services.customer_profiles.profile_store import DEFAULT_EXPIRATION_DAYS, ProfileWriter
+from openprofiles.services.customer_profiles.timestamps import parse_source_timestamp
+from openprofiles.storage.dead_letters import NewDeadLetter
+from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.objects import NewObject, ObjectRow
+from openprofiles.storage.profiles import KeyEntry
+from openprofiles.storage.store import Store, UnitOfWork
+
+MAX_OBJECT_CHARS = 256_000
+_ENUMS = {"Gender": ("MALE", "FEMALE", "UNSPECIFIED"), "PartyType": ("INDIVIDUAL", "BUSINESS", "OTHER")}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one object: stored (with its key and profile) or rejected (with why)."""
+
+    object_key: str | None = None
+    profile_id: str | None = None
+    created_profile: bool = False
+    rejected: str | None = None
+
+
+@dataclass
+class _Prepared:
+    position: int
+    text: str
+    values: dict[str, str]
+    keys: list[tuple[KeySpec, bytes]]
+    unique_index: bytes
+    timestamp: datetime | None
+    entity_indexes: dict[str, bytes] = field(default_factory=dict)
+
+
+class Rejected(Exception):
+    """An object that cannot be ingested; the message is the dead letter's reason."""
+
+
+def _text_of(body: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    if isinstance(body, Mapping):
+        return orjson.dumps(body).decode(), dict(body)
+    if len(body) > MAX_OBJECT_CHARS:
+        raise Rejected(f"Object is {len(body)} characters; the limit is {MAX_OBJECT_CHARS}")
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise Rejected(f"Object is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise Rejected("Object must be a JSON object")
+    return body, parsed
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: Store,
+        envelope: Envelope,
+        on_dead_letters: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.envelope = envelope
+        self.on_dead_letters = on_dead_letters
+
+    # Preparation: pure, per object.
+
+    def _prepare(self, position: int, body: str | Mapping[str, Any], otype: ObjectType, cipher: DomainCipher) -> _Prepared:
+        text, record = _text_of(body)
+        values: dict[str, str] = {}
+        for spec in otype.fields.values():
+            raw = spec.source.evaluate(record)
+            if raw is not None and raw != "":
+                values[spec.name] = normalize(spec.content_type, raw)
+        keys: list[tuple[KeySpec, bytes]] = []
+        unique_index = b""
+        for key in otype.keys:
+            parts = [values.get(name) for name in key.field_names]
+            if any(p is None for p in parts):
+                if key.unique:
+                    missing = [n for n, p in zip(key.field_names, parts, strict=True) if p is None]
+                    raise Rejected(f"Object has no value for UNIQUE key {key.name} field(s): {', '.join(missing)}")
+                continue
+            joined = "_".join(
+                index_form(otype.fields[n].content_type, p) for n, p in zip(key.field_names, parts, strict=True) if p
+            )
+            index = cipher.index(joined)
+            keys.append((key, index))
+            if key.unique:
+                unique_index = index
+        timestamp = None
+        if otype.timestamp_format and TIMESTAMP_FIELD in values:
+            timestamp = parse_source_timestamp(values[TIMESTAMP_FIELD], otype.timestamp_format)
+            if timestamp is None:
+                raise Rejected(
+                    f"{TIMESTAMP_FIELD} {values[TIMESTAMP_FIELD]!r} does not match "
+                    f"SourceLastUpdatedTimestampFormat {otype.timestamp_format!r}"
+                )
+        prepared = _Prepared(position, text, values, keys, unique_index, timestamp)
+        for key, index in keys:
+            if key.entity:
+                prepared.entity_indexes[key.entity] = index
+        return prepared
+
+    # The batch.
+
+    def ingest(
+        self,
+        domain: DomainRecord,
+        otype: ObjectType,
+        bodies: Sequence[str | Mapping[str, Any]],
+        *,
+        source: str,
+        performed_by: str,
+        now: datetime,
+    ) -> list[IngestResult]:
+        results: list[IngestResult | None] = [None] * len(bodies)
+        cipher = DomainCipher(self.envelope, domain.id)
+        prepared: list[_Prepared] = []
+        rejected: list[tuple[int, str, str]] = []
+        for i, body in enumerate(bodies):
+            try:
+                prepared.append(self._prepare(i, body, otype, cipher))
+            except Rejected as error:
+                text = body if isinstance(body, str) else orjson.dumps(body).decode()
+                rejected.append((i, text, str(error)))
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            batch = _Batch(uow, domain, otype, cipher, now, performed_by)
+            batch.load(prepared)
+            for item in prepared:
+                try:
+                    results[item.position] = batch.apply(item)
+                except Rejected as error:
+                    rejected.append((item.position, item.text, str(error)))
+            batch.flush()
+            if rejected:
+                queued = bool(domain.dead_letter_queue_url)
+                letters = [
+                    NewDeadLetter(otype.name, source, reason, cipher.seal(text.encode(), b"dead-letter"))
+                    for _, text, reason in rejected
+                ]
+                uow.dead_letters.add(domain.id, letters, now, queued)
+        for position, _, reason in rejected:
+            results[position] = IngestResult(rejected=reason)
+        if rejected and domain.dead_letter_queue_url and self.on_dead_letters:
+            self.on_dead_letters()
+        return [r if r is not None else IngestResult(rejected="not processed") for r in results]
+
+
+class _Batch:
+    """The state of one batch inside its transaction: lookups done in bulk, writes buffered."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        domain: DomainRecord,
+        otype: ObjectType,
+        cipher: DomainCipher,
+        now: datetime,
+        performed_by: str,
+    ) -> None:
+        self.uow = uow
+        self.domain = domain
+        self.otype = otype
+        self.cipher = cipher
+        self.now = now
+        self.performed_by = performed_by
+        self.writer = ProfileWriter(uow, domain, cipher, now)
+        days = otype.expiration_days or domain.default_expiration_days or DEFAULT_EXPIRATION_DAYS
+        self.expires_at = now + timedelta(days=days)
+        self.payload_scope = object_type_scope(domain.id, otype.name) if otype.encryption_key else None
+        self.index: dict[tuple[str, bytes], set[str]] = {}
+        self.objects: dict[bytes, ObjectRow] = {}
+        self.entities: dict[str, dict[bytes, ObjectRow]] = {}
+        self.new_objects: dict[tuple[str, bytes], NewObject] = {}
+        self.replaced: dict[tuple[str, bytes], tuple[int, NewObject]] = {}
+        self.touched_profiles: set[str] = set()
+
+    def load(self, items: Sequence[_Prepared]) -> None:
+        """Bulk lookups for the batch: key index, replaced objects, standard objects, profiles."""
+        wanted: dict[str, set[bytes]] = {}
+        for item in items:
+            for key, index in item.keys:
+                if not key.lookup_only or key.profile:
+                    wanted.setdefault(key.name, set()).add(index)
+        for name, indexes in wanted.items():
+            for index, pid in self.uow.keys.lookup(self.domain.id, name, indexes):
+                self.index.setdefault((name, index), set()).add(pid)
+        self.objects = self.uow.objects.by_unique(self.domain.id, self.otype.name, {i.unique_index for i in items})
+        for root in {r for i in items for r in i.entity_indexes}:
+            indexes = {i.entity_indexes[root] for i in items if root in i.entity_indexes}
+            self.entities[root] = self.uow.objects.by_unique(self.domain.id, root, indexes)
+        candidates = {pid for pids in self.index.values() for pid in pids}
+        candidates |= {o.profile_id for o in self.objects.values()}
+        candidates |= {o.profile_id for objs in self.entities.values() for o in objs.values()}
+        self.writer.load(candidates)
+
+    def _match(self, item: _Prepared) -> str | None:
+        for secondary in (False, True):
+            for key, index in item.keys:
+                if not key.profile or key.secondary != secondary:
+                    continue
+                found = self.index.get((key.name, index))
+                if found and len(found) == 1:
+                    return next(iter(found))
+        for root, index in item.entity_indexes.items():
+            entity = self.entities.get(root, {}).get(index)
+            if entity is not None:
+                return entity.profile_id
+        existing = self.objects.get(item.unique_index)
+        return existing.profile_id if existing is not None else None
+
+    def apply(self, item: _Prepared) -> IngestResult:
+        """Match, update the profile, index keys and buffer the object; raises Rejected."""
+        otype = self.otype
+        profile_id = self._match(item)
+        created = False
+        if profile_id is None or not self.writer.exists(profile_id):
+            if not otype.allow_profile_creation:
+                raise Rejected(
+                    f"No profile matched the object's keys and object type {otype.name} has AllowProfileCreation false"
+                )
+            profile_id = self.writer.create(self.expires_at)
+            created = True
+        document = self.writer.document(profile_id)
+        self._apply_targets(document, item, created)
+        self.writer.changed(profile_id, self.expires_at)
+        self.touched_profiles.add(profile_id)
+        entries = []
+        for key, index in item.keys:
+            if key.lookup_only or (key.new_only and not created):
+                continue
+            entries.append(KeyEntry(key.name, index, profile_id, otype.name))
+            self.index.setdefault((key.name, index), set()).add(profile_id)
+        self.writer.add_keys(entries)
+        object_key = self._store_object(item, profile_id, entries)
+        self._store_standard_objects(item, profile_id)
+        if created:
+            self.writer.history(profile_id, "CREATED", otype.name, self.performed_by, None, None)
+        self.writer.history(profile_id, "INGESTED", otype.name, self.performed_by, object_key, item.text.encode())
+        return IngestResult(object_key=object_key, profile_id=profile_id, created_profile=created)
+
+    def _apply_targets(self, document: ProfileDocument, item: _Prepared, created: bool) -> None:
+        source = Source(self.otype.name, self.otype.source_priority, item.timestamp.timestamp() if item.timestamp else None)
+        targeted = False
+        for spec in self.otype.fields.values():
+            if spec.target is None or spec.target.root != "_profile":
+                continue
+            targeted = True
+            value = item.values.get(spec.name)
+            if value is None:
+                continue
+            path = ".".join(spec.target.path)
+            if path in _ENUMS and value.upper() not in _ENUMS[path]:
+                path += "String"  # Gender -> GenderString, PartyType -> PartyTypeString
+            elif path in _ENUMS:
+                value = value.upper()
+            document.set_from_object(path, value, source)
+        if created and not targeted:
+            # An inferred profile: e-mail and phone fields fill the standard profile even untargeted.
+            for spec in self.otype.fields.values():
+                value = item.values.get(spec.name)
+                if value and spec.content_type == "EMAIL_ADDRESS" and not document.get("EmailAddress"):
+                    document.set_from_object("EmailAddress", value, source)
+                elif value and spec.content_type == "PHONE_NUMBER" and not document.get("PhoneNumber"):
+                    document.set_from_object("PhoneNumber", value, source)
+
+    def _new_object(self, type_name: str, object_key: str, unique_index: bytes, payload: bytes, profile_id: str,
+                    timestamp: datetime | None, keys: Sequence[tuple[str, bytes]]) -> NewObject:
+        return NewObject(
+            profile_id=profile_id,
+            object_type_name=type_name,
+            object_key=object_key,
+            unique_index=unique_index,
+            payload=payload,
+            size=len(payload),
+            source_updated_at=timestamp,
+            created_at=self.now,
+            expires_at=self.expires_at,
+            keys=tuple(keys),
+        )
+
+    def _store_object(self, item: _Prepared, profile_id: str, entries: Sequence[KeyEntry]) -> str:
+        slot = (self.otype.name, item.unique_index)
+        existing = self.objects.get(item.unique_index)
+        pending = self.new_objects.get(slot) or (self.replaced[slot][1] if slot in self.replaced else None)
+        if pending is not None:
+            object_key = pending.object_key
+        elif existing is not None:
+            object_key = existing.object_key
+            if existing.source_updated_at and item.timestamp and item.timestamp < existing.source_updated_at:
+                return object_key  # an older version never replaces a newer one
+        else:
+            object_key = uuid.uuid4().hex
+        payload = self.cipher.seal(item.text.encode(), object_key.encode(), self.payload_scope)
+        obj = self._new_object(
+            self.otype.name, object_key, item.unique_index, payload, profile_id, item.timestamp,
+            [(e.key_name, e.value_index) for e in entries],
+        )
+        if existing is not None:
+            self.replaced[slot] = (existing.id, obj)
+        else:
+            self.new_objects[slot] = obj
+        return object_key
+
+    def _store_standard_objects(self, item: _Prepared, profile_id: str) -> None:
+        """Create or update the asset, case or order the object's entity key identifies."""
+        by_root: dict[str, dict[str, Any]] = {}
+        for spec in self.otype.fields.values():
+            if spec.target is None or spec.target.root == "_profile":
+                continue
+            value = item.values.get(spec.name)
+            if value is not None:
+                spec.target.set(by_root.setdefault(spec.target.root, {}), value)
+        for root, index in item.entity_indexes.items():
+            slot = (root, index)
+            existing = self.entities.get(root, {}).get(index)
+            pending = self.new_objects.get(slot) or (self.replaced[slot][1] if slot in self.replaced else None)
+            current: dict[str, Any] = {}
+            if pending is not None:
+                current = orjson.loads(self.cipher.open(pending.payload, pending.object_key.encode()))
+                object_key = pending.object_key
+            elif existing is not None:
+                current = orjson.loads(self.cipher.open(existing.payload, existing.object_key.encode()))
+                object_key = existing.object_key
+            else:
+                object_key = uuid.uuid4().hex
+            current.update(by_root.get(root, {}))
+            text = orjson.dumps(current)
+            keys = [(ENTITY_KEYS[root], index)]
+            id_field = {"_asset": "AssetId", "_case": "CaseId", "_order": "OrderId"}[root]
+            if current.get(id_field):
+                entity_index = self.cipher.index(index_form("STRING", str(current[id_field])))
+                keys.append((ENTITY_KEYS[root], entity_index))
+                self.writer.add_keys([KeyEntry(ENTITY_KEYS[root], entity_index, profile_id, root)])
+            obj = self._new_object(root, object_key, index, self.cipher.seal(text, object_key.encode()), profile_id,
+                                   None, keys)
+            if existing is not None:
+                self.replaced[slot] = (existing.id, obj)
+            else:
+                self.new_objects[slot] = obj
+
+    def flush(self) -> None:
+        self.uow.objects.insert(self.domain.id, list(self.new_objects.values()))
+        for object_id, obj in self.replaced.values():
+            self.uow.objects.replace(self.domain.id, object_id, obj)
+        self.writer.flush()
+        limit = self.otype.max_objects
+        if limit:
+            evict: list[int] = []
+            for profile_id in self.touched_profiles:
+                evict += self.uow.objects.oldest_beyond(self.domain.id, profile_id, self.otype.name, limit)
+            self.uow.objects.delete_ids(evict)
+

@@ -1,0 +1,122 @@
+"""Object type field content types: the stored form of a value and the form it is matched by.
+
+`normalize` gives what is stored in a standard object; `index_form` gives what search and
+profile matching compare, so that equal values of a content type have equal index forms:
+
+=============  ==========================================  ===============================================
+ContentType    normalize (stored)                          index_form (compared)
+=============  ==========================================  ===============================================
+STRING         stripped                                    stripped
+NUMBER         stripped (keeps "19.90" as written)         canonical decimal ("05", "5.0", "5e0" → "5")
+PHONE_NUMBER   E.164 (see `_phone`)                        E.164
+EMAIL_ADDRESS  stripped, lower-cased                       stripped, lower-cased
+NAME           whitespace runs collapsed, stripped         NFKC, case-folded, all whitespace removed
+=============  ==========================================  ===============================================
+
+Text that is not a number under NUMBER is compared as a stripped string.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from enum import StrEnum
+
+import phonenumbers
+
+from openprofiles.services.errors import Invalid
+
+__all__ = ["ContentType", "index_form", "normalize"]
+
+
+class ContentType(StrEnum):
+    STRING = "STRING"
+    NUMBER = "NUMBER"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    EMAIL_ADDRESS = "EMAIL_ADDRESS"
+    NAME = "NAME"
+
+
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+#: Beyond this decimal exponent a canonical number is written in scientific notation.
+_MAX_PLAIN_EXPONENT = 100
+
+
+@functools.lru_cache(maxsize=65536)
+def _phone(value: str, default_region: str) -> str:
+    """E.164 of a number phonenumbers can parse as possible (numbers without a country code are
+    read in `default_region`); otherwise the digits only, after a "+" if the text had one."""
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    digits = "".join(str(int(char)) for char in value if char.isdecimal())
+    return f"+{digits}" if "+" in value else digits
+
+
+def _number_key(value: str) -> str:
+    """The canonical decimal text of a number: no sign on zero, no leading or trailing zeros."""
+    text = value.strip()
+    if not _NUMBER.fullmatch(text):
+        return text
+    number = Decimal(text)
+    if not number:
+        return "0"
+    exact = Context(prec=len(number.as_tuple().digits), Emax=MAX_EMAX, Emin=MIN_EMIN)
+    number = number.normalize(exact)
+    if abs(number.adjusted()) > _MAX_PLAIN_EXPONENT:
+        return str(number)
+    return format(number, "f")
+
+
+def _email(value: str) -> str:
+    return value.strip().lower()
+
+
+def _name(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _name_key(value: str) -> str:
+    compact = unicodedata.normalize("NFKC", "".join(value.split()))
+    return "".join(unicodedata.normalize("NFKC", compact.casefold()).split())
+
+
+_STORED: dict[str, Callable[[str], str]] = {
+    ContentType.STRING: str.strip,
+    ContentType.NUMBER: str.strip,
+    ContentType.EMAIL_ADDRESS: _email,
+    ContentType.NAME: _name,
+}
+_INDEXED: dict[str, Callable[[str], str]] = {
+    ContentType.STRING: str.strip,
+    ContentType.NUMBER: _number_key,
+    ContentType.EMAIL_ADDRESS: _email,
+    ContentType.NAME: _name_key,
+}
+
+
+def _rule(rules: dict[str, Callable[[str], str]], content_type: str) -> Callable[[str], str]:
+    try:
+        return rules[content_type]
+    except KeyError:
+        raise Invalid(f"ContentType {content_type!r} must be one of {', '.join(ContentType)}") from None
+
+
+def normalize(content_type: str, value: str, default_region: str = "US") -> str:
+    """The form of value stored for a field of this content type."""
+    if content_type == ContentType.PHONE_NUMBER:
+        return _phone(value, default_region)
+    return _rule(_STORED, content_type)(value)
+
+
+def index_form(content_type: str, value: str, default_region: str = "US") -> str:
+    """The form of value that search and matching compare for this content type."""
+    if content_type == ContentType.PHONE_NUMBER:
+        return _phone(value, default_region)
+    return _rule(_INDEXED, content_type)(value)

@@ -1,0 +1,121 @@
+"""Profile changes inside one transaction: documents sealed, standard keys kept in step, history.
+
+Both the ingest engine and the profile API (CreateProfile, UpdateProfile, AddProfileKey, …)
+write profiles through `ProfileWriter`, so the search index of the standard keys (`_email`,
+`_phone`, `_account`, `_fullName`, `_profileId`) always matches the documents.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
+from openprofiles.services.customer_profiles.document import ProfileDocument
+from openprofiles.services.customer_profiles.normalize import index_form
+from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.history import HistoryRow
+from openprofiles.storage.profiles import KeyEntry, ProfileRow
+from openprofiles.storage.store import UnitOfWork
+
+DEFAULT_EXPIRATION_DAYS = 365
+STANDARD_SOURCE = "_profile"
+
+
+def open_document(cipher: DomainCipher, row: ProfileRow) -> ProfileDocument:
+    return ProfileDocument.from_bytes(row.profile_id, cipher.open(row.document, row.profile_id.encode()))
+
+
+class ProfileWriter:
+    """Buffers profile writes of one transaction and applies them in bulk on `flush`."""
+
+    def __init__(self, uow: UnitOfWork, domain: DomainRecord, cipher: DomainCipher, now: datetime) -> None:
+        self.uow = uow
+        self.domain = domain
+        self.cipher = cipher
+        self.now = now
+        self.docs: dict[str, ProfileDocument] = {}
+        self.rows: dict[str, ProfileRow] = {}
+        self.before: dict[str, set[KeyEntry]] = {}
+        self.created: set[str] = set()
+        self.dirty: dict[str, datetime | None] = {}
+        self.keys: list[KeyEntry] = []
+        self.records: list[HistoryRow] = []
+
+    def standard_entries(self, document: ProfileDocument) -> set[KeyEntry]:
+        return {
+            KeyEntry(name, self.cipher.index(index_form(content_type, value)), document.profile_id, STANDARD_SOURCE)
+            for name, content_type, value in document.standard_keys()
+        }
+
+    def load(self, profile_ids: Iterable[str]) -> None:
+        wanted = [pid for pid in set(profile_ids) if pid not in self.docs]
+        for pid, row in self.uow.profiles.get_many(self.domain.id, wanted).items():
+            document = open_document(self.cipher, row)
+            self.docs[pid] = document
+            self.rows[pid] = row
+            self.before[pid] = self.standard_entries(document)
+
+    def exists(self, profile_id: str) -> bool:
+        self.load([profile_id])
+        return profile_id in self.docs
+
+    def create(self, expires_at: datetime | None) -> str:
+        profile_id = uuid.uuid4().hex
+        self.docs[profile_id] = ProfileDocument(profile_id)
+        self.before[profile_id] = set()
+        self.created.add(profile_id)
+        self.dirty[profile_id] = expires_at
+        return profile_id
+
+    def document(self, profile_id: str) -> ProfileDocument:
+        self.load([profile_id])
+        return self.docs[profile_id]
+
+    def changed(self, profile_id: str, expires_at: datetime | None) -> None:
+        """Mark a profile written; its retention starts again from now."""
+        self.dirty[profile_id] = expires_at
+
+    def add_keys(self, entries: Iterable[KeyEntry]) -> None:
+        self.keys.extend(entries)
+
+    def history(
+        self,
+        profile_id: str,
+        action: str,
+        object_type_name: str,
+        performed_by: str | None,
+        object_key: str | None,
+        content: bytes | None,
+    ) -> None:
+        record_id = uuid.uuid4().hex
+        sealed = self.cipher.seal(content, record_id.encode()) if content is not None else None
+        self.records.append(
+            HistoryRow(record_id, profile_id, object_type_name, action, performed_by, object_key, sealed, self.now)
+        )
+
+    def flush(self) -> None:
+        inserts, updates = [], []
+        add: list[KeyEntry] = list(self.keys)
+        remove: list[KeyEntry] = []
+        for profile_id, expires_at in self.dirty.items():
+            document = self.docs[profile_id]
+            after = self.standard_entries(document)
+            add += after - self.before[profile_id]
+            remove += self.before[profile_id] - after
+            self.before[profile_id] = after
+            sealed = self.cipher.seal(document.to_bytes(), profile_id.encode())
+            if profile_id in self.created:
+                inserts.append(ProfileRow(profile_id, sealed, self.now, self.now, expires_at))
+            else:
+                updates.append(ProfileRow(profile_id, sealed, self.rows[profile_id].created_at, self.now, expires_at))
+        self.uow.profiles.insert_many(self.domain.id, inserts)
+        self.uow.profiles.update_many(self.domain.id, updates)
+        self.uow.keys.remove(self.domain.id, remove)
+        self.uow.keys.add(self.domain.id, add)
+        self.uow.history.add(self.domain.id, self.records)
+        self.created.clear()
+        self.dirty.clear()
+        self.keys.clear()
+        self.records.clear()

@@ -19,7 +19,11 @@ from openprofiles.crypto.keyring import LocalKeyring, load_master_key
 from openprofiles.services.access_keys import AccessKeyService
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
+from openprofiles.services.customer_profiles.ingest import IngestService
+from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService, object_type_exists
+from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
+from openprofiles.services.customer_profiles.search import SearchService
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.tags import TagService
 from openprofiles.settings import Settings
@@ -41,6 +45,10 @@ class Runtime:
     access_keys: AccessKeyService
     domains: DomainService
     tags: TagService
+    object_types: ObjectTypeService
+    profiles: ProfileService
+    ingest: IngestService
+    search: SearchService
 
     def close(self) -> None:
         self.db.dispose()
@@ -55,7 +63,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     keyring = LocalKeyring(load_master_key(settings.data_dir, settings.master_key))
     envelope = Envelope(keyring, DataKeyRepository(db))
     tags = TagService(store)
-    tags.register("profile", "domains", domain_exists)
+    tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
+    object_types = ObjectTypeService(store, envelope)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -66,6 +75,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         access_keys=AccessKeyService(store, envelope, clock),
         domains=DomainService(store),
         tags=tags,
+        object_types=object_types,
+        profiles=ProfileService(store, envelope, object_types),
+        ingest=IngestService(store, envelope),
+        search=SearchService(store, envelope, object_types),
     )
 
 
@@ -76,7 +89,15 @@ def create_app(runtime: Runtime) -> Starlette:
         router=Router(),
         authenticator=Authenticator(runtime.settings.auth, runtime.access_keys.lookup, runtime.clock),
         providers={
-            "customer-profiles": CustomerProfilesProvider(runtime.domains, runtime.tags, pages),
+            "customer-profiles": CustomerProfilesProvider(
+                runtime.domains,
+                runtime.tags,
+                pages,
+                runtime.object_types,
+                runtime.profiles,
+                runtime.ingest,
+                runtime.search,
+            ),
             "appflow": AppFlowProvider(runtime.tags, pages),
         },
         clock=runtime.clock,

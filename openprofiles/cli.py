@@ -115,8 +115,17 @@ def serve(host: str, port: int, auth: str, log_level: str, data_dir: Path, datab
         runtime.close()
 
 
+def endpoint_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a server bound to `host`."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _print_first_key(key: AccessKey, host: str, port: int) -> None:
-    endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    endpoint = endpoint_url(host, port)
     click.echo(
         f"""
 OpenProfiles created the first access key, for account {key.account_id}.
@@ -198,7 +207,11 @@ def keys_list(as_json: bool, data_dir: Path, database_url: str | None) -> None:
             )
         )
         return
+    # The ids are what a user copies into `keys revoke`: never shortened, however narrow the output.
     table = Table("AccessKeyId", "AccountId", "Status", "Created", "Revoked")
+    for column, width in ((table.columns[0], 20), (table.columns[1], 12)):
+        column.no_wrap = True
+        column.min_width = width
     for s in summaries:
         table.add_row(
             s.access_key_id,
@@ -207,7 +220,10 @@ def keys_list(as_json: bool, data_dir: Path, database_url: str | None) -> None:
             s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             s.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if s.revoked_at else "",
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 120))
+    console.print(table)
 
 
 @keys.command("revoke")

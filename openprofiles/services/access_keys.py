@@ -39,7 +39,8 @@ class AccessKeySummary:
 
 
 def valid_account_id(account_id: str) -> bool:
-    return len(account_id) == 12 and account_id.isdigit()
+    # ASCII only: str.isdigit() also accepts '１' and '²'.
+    return len(account_id) == 12 and account_id.isascii() and account_id.isdigit()
 
 
 class AccessKeyService:

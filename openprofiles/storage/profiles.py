@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,6 +93,20 @@ class ProfileRepository:
         self.conn.execute(
             delete(profiles).where(profiles.c.domain_id == domain_id, profiles.c.profile_id == profile_id)
         )
+
+    def all_documents(self, domain_id: int) -> Iterator[ProfileRow]:
+        """Every profile of a domain, streamed."""
+        rows = self.conn.execution_options(yield_per=1000).execute(
+            select(
+                profiles.c.profile_id,
+                profiles.c.document,
+                profiles.c.created_at,
+                profiles.c.last_updated_at,
+                profiles.c.expires_at,
+            ).where(profiles.c.domain_id == domain_id)
+        )
+        for row in rows:
+            yield ProfileRow(*row)
 
     def expired(self, now: datetime, limit: int) -> list[tuple[int, str]]:
         """(domain id, profile id) of profiles whose retention ended."""

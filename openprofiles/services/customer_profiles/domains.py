@@ -64,6 +64,11 @@ class DomainService:
             raise NotFound(f"Domain {name} does not exist")
         return record
 
+    def record(self, ctx: RequestContext, name: str) -> DomainRecord:
+        """The caller's domain of this name; NotFound otherwise."""
+        with self.store.read() as uow:
+            return self._get(uow, ctx, name)
+
     def create(
         self,
         ctx: RequestContext,

@@ -7,6 +7,12 @@ from typing import Any, ClassVar
 from openprofiles.services import errors
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import SETTINGS, Domain, DomainChanges, DomainService
+from openprofiles.services.customer_profiles.handlers_object_types import ObjectTypeHandlers
+from openprofiles.services.customer_profiles.handlers_profiles import ProfileHandlers
+from openprofiles.services.customer_profiles.ingest import IngestService
+from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
+from openprofiles.services.customer_profiles.profiles import ProfileService
+from openprofiles.services.customer_profiles.search import SearchService
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.provider import Provider
 from openprofiles.services.tags import TagService
@@ -36,17 +42,30 @@ def _domain_body(domain: Domain) -> Params:
     return body
 
 
-class CustomerProfilesProvider(Provider):
+class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, Provider):
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         errors.NotFound: "ResourceNotFoundException",
         errors.AccessDenied: "AccessDeniedException",
         errors.ServiceError: "BadRequestException",
     }
 
-    def __init__(self, domains: DomainService, tags: TagService, pages: PageTokens) -> None:
+    def __init__(
+        self,
+        domains: DomainService,
+        tags: TagService,
+        pages: PageTokens,
+        object_types: ObjectTypeService,
+        profiles: ProfileService,
+        ingest: IngestService,
+        search: SearchService,
+    ) -> None:
         self.domains = domains
         self.tags = tags
         self.pages = pages
+        self.object_types = object_types
+        self.profiles = profiles
+        self.ingest = ingest
+        self.search = search
 
     # Domains
 

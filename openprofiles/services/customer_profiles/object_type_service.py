@@ -1,0 +1,153 @@
+"""Object types of a domain: stored, compiled once, resolved for ingestion (explicit or implicit)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.services.arns import Arn, domain_arn
+from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
+from openprofiles.services.customer_profiles.document import STANDARD_KEYS
+from openprofiles.services.customer_profiles.object_types import (
+    MAX_KEYS,
+    MAX_OBJECT_TYPES,
+    STANDARD_OBJECTS,
+    ObjectType,
+    check_quota,
+    compile_definition,
+    resolve_definition,
+    template_object_type,
+)
+from openprofiles.services.customer_profiles.profile_store import ProfileWriter
+from openprofiles.services.errors import NotFound
+from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.object_types import ObjectTypeRecord
+from openprofiles.storage.store import Store, UnitOfWork
+
+#: Content types of the built-in search keys.
+BUILT_IN_KEYS = {name: content_type for name, (content_type, _) in STANDARD_KEYS.items()} | {
+    "_fullName": "NAME",
+    "_profileId": "STRING",
+}
+
+
+def object_type_arn(domain: DomainRecord, name: str) -> str:
+    return f"{domain_arn(domain.region, domain.account_id, domain.name)}/object-types/{name}"
+
+
+def object_type_exists(uow: UnitOfWork, arn: Arn) -> bool:
+    """Tag resolver for `arn:…:profile:…:domains/D/object-types/T`."""
+    parts = arn.resource.split("/")
+    if len(parts) != 4 or parts[2] != "object-types":
+        return False
+    domain = uow.domains.get(arn.account_id, arn.region, parts[1])
+    return domain is not None and uow.object_types.get(domain.id, parts[3]) is not None
+
+
+@dataclass(frozen=True)
+class StoredObjectType:
+    object_type: ObjectType
+    tags: dict[str, str]
+
+
+class ObjectTypeService:
+    def __init__(self, store: Store, envelope: Envelope, *, max_keys: int = MAX_KEYS,
+                 max_object_types: int = MAX_OBJECT_TYPES) -> None:
+        self.store = store
+        self.envelope = envelope
+        self.max_keys = max_keys
+        self.max_object_types = max_object_types
+        self._compiled: dict[tuple[int, str], ObjectType] = {}
+        self._lock = threading.Lock()
+
+    def _compile(self, record: ObjectTypeRecord) -> ObjectType:
+        """Compile a stored definition, once per version."""
+        slot = (record.domain_id, record.name)
+        with self._lock:
+            cached = self._compiled.get(slot)
+            if cached is not None and cached.last_updated_at == record.last_updated_at:
+                return cached
+        compiled = compile_definition(
+            record.name, record.definition, max_keys=max(self.max_keys, len(record.definition.get("Keys") or {})),
+            created_at=record.created_at, last_updated_at=record.last_updated_at,
+        )
+        with self._lock:
+            self._compiled[slot] = compiled
+        return compiled
+
+    def put(self, domain: DomainRecord, name: str, params: Mapping[str, Any], now: Any) -> StoredObjectType:
+        definition = resolve_definition(name, params)
+        compile_definition(name, definition, max_keys=self.max_keys)  # raises Invalid before storing
+        with self.store.write() as uow:
+            if uow.object_types.get(domain.id, name) is None:
+                check_quota(uow.object_types.count(domain.id), self.max_object_types)
+            record = uow.object_types.put(domain.id, name, definition, now)
+            arn = object_type_arn(domain, name)
+            if params.get("Tags"):
+                uow.tags.put(arn, params["Tags"])
+            tags = uow.tags.get(arn)
+        return StoredObjectType(self._compile(record), tags)
+
+    def get(self, domain: DomainRecord, name: str) -> StoredObjectType:
+        with self.store.read() as uow:
+            record = uow.object_types.get(domain.id, name)
+            if record is None:
+                raise NotFound(f"Object type {name} does not exist in domain {domain.name}")
+            tags = uow.tags.get(object_type_arn(domain, name))
+        return StoredObjectType(self._compile(record), tags)
+
+    def resolve(self, domain: DomainRecord, name: str) -> ObjectType:
+        """The object type to ingest with: the domain's definition, else the template of that name."""
+        with self.store.read() as uow:
+            record = uow.object_types.get(domain.id, name)
+        if record is not None:
+            return self._compile(record)
+        implicit = template_object_type(name)
+        if implicit is None:
+            raise NotFound(f"Object type {name} does not exist in domain {domain.name}")
+        return implicit
+
+    def page(self, domain: DomainRecord, after: str | None, limit: int) -> list[StoredObjectType]:
+        with self.store.read() as uow:
+            records = uow.object_types.list(domain.id, after, limit)
+            tags = uow.tags.get_many(object_type_arn(domain, r.name) for r in records)
+        return [StoredObjectType(self._compile(r), tags[object_type_arn(domain, r.name)]) for r in records]
+
+    def all(self, domain: DomainRecord) -> list[ObjectType]:
+        with self.store.read() as uow:
+            records = uow.object_types.list(domain.id)
+        return [self._compile(r) for r in records]
+
+    def key_content_types(self, domain: DomainRecord) -> dict[str, str]:
+        """How values of each searchable key compare: built-in keys, then the object types' keys."""
+        types = dict(BUILT_IN_KEYS)
+        for otype in self.all(domain):
+            for name, content_type in otype.content_types.items():
+                types.setdefault(name, content_type)
+        return types
+
+    def delete(self, domain: DomainRecord, name: str, now: Any) -> None:
+        """Delete the type, its objects, the key values and profile fields that came only from it."""
+        if name in STANDARD_OBJECTS:
+            raise NotFound(f"Object type {name} does not exist in domain {domain.name}")
+        cipher = DomainCipher(self.envelope, domain.id)
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            if uow.object_types.get(domain.id, name) is None:
+                raise NotFound(f"Object type {name} does not exist in domain {domain.name}")
+            writer = ProfileWriter(uow, domain, cipher, now)
+            affected = uow.objects.profiles_with_type(domain.id, name)
+            writer.load(affected)
+            for profile_id in affected:
+                if writer.document(profile_id).clear_source(name):
+                    writer.changed(profile_id, writer.rows[profile_id].expires_at)
+            uow.objects.delete_type(domain.id, name)
+            uow.keys.remove_source(domain.id, name)
+            writer.flush()
+            uow.object_types.delete(domain.id, name)
+            uow.tags.delete_resource(object_type_arn(domain, name))
+        with self._lock:
+            self._compiled.pop((domain.id, name), None)

@@ -1,0 +1,202 @@
+"""Profiles through the API: create, update, delete, read, keys, objects and history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
+from openprofiles.services.customer_profiles.document import ProfileDocument, flatten
+from openprofiles.services.customer_profiles.normalize import index_form
+from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
+from openprofiles.services.customer_profiles.profile_store import (
+    DEFAULT_EXPIRATION_DAYS,
+    ProfileWriter,
+    open_document,
+)
+from openprofiles.services.errors import Invalid, NotFound
+from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.history import HistoryRow
+from openprofiles.storage.objects import ObjectRow
+from openprofiles.storage.profiles import KeyEntry
+from openprofiles.storage.store import Store
+
+MANUAL_SOURCE = "_manual"
+API_ACTOR = "API"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    object_type_name: str
+    object_key: str
+    text: str
+    row_id: int
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    row: HistoryRow
+    content: str | None
+
+
+class ProfileService:
+    def __init__(self, store: Store, envelope: Envelope, object_types: ObjectTypeService) -> None:
+        self.store = store
+        self.envelope = envelope
+        self.object_types = object_types
+
+    def _cipher(self, domain: DomainRecord) -> DomainCipher:
+        return DomainCipher(self.envelope, domain.id)
+
+    def _expiry(self, domain: DomainRecord, now: datetime) -> datetime:
+        return now + timedelta(days=domain.default_expiration_days or DEFAULT_EXPIRATION_DAYS)
+
+    def _index(self, domain: DomainRecord, cipher: DomainCipher, key_name: str, values: Sequence[str]) -> dict[bytes, str]:
+        content_type = self.object_types.key_content_types(domain).get(key_name, "STRING")
+        return {cipher.index(index_form(content_type, v)): v for v in values}
+
+    # Writes.
+
+    def create(self, domain: DomainRecord, fields: Mapping[str, Any], actor: str, now: datetime) -> str:
+        cipher = self._cipher(domain)
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            writer = ProfileWriter(uow, domain, cipher, now)
+            profile_id = writer.create(self._expiry(domain, now))
+            document = writer.document(profile_id)
+            for path, value in flatten(fields):
+                document.set_by_hand(path, value)
+            writer.history(profile_id, "CREATED", "_profile", actor, None, document.to_bytes())
+            writer.flush()
+        return profile_id
+
+    def update(self, domain: DomainRecord, profile_id: str, fields: Mapping[str, Any], actor: str, now: datetime) -> str:
+        """Set the given fields by hand; an empty string clears a field, an omitted one is kept."""
+        cipher = self._cipher(domain)
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            writer = ProfileWriter(uow, domain, cipher, now)
+            if not writer.exists(profile_id):
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            document = writer.document(profile_id)
+            for path, value in flatten(fields):
+                document.set_by_hand(path, value)
+            writer.changed(profile_id, self._expiry(domain, now))
+            writer.history(profile_id, "UPDATED", "_profile", actor, None, document.to_bytes())
+            writer.flush()
+        return profile_id
+
+    def delete(self, domain: DomainRecord, profile_id: str) -> None:
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            if uow.profiles.get(domain.id, profile_id) is None:
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            uow.objects.delete_for_profile(domain.id, profile_id)
+            uow.profiles.delete(domain.id, profile_id)
+
+    def add_key(self, domain: DomainRecord, profile_id: str, key_name: str, values: Sequence[str], actor: str,
+                now: datetime) -> None:
+        cipher = self._cipher(domain)
+        indexes = self._index(domain, cipher, key_name, values)
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            writer = ProfileWriter(uow, domain, cipher, now)
+            if not writer.exists(profile_id):
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            writer.add_keys(KeyEntry(key_name, index, profile_id, MANUAL_SOURCE) for index in indexes)
+            content = orjson.dumps({"KeyName": key_name, "Values": list(values)})
+            writer.history(profile_id, "ADDED_PROFILE_KEY", "_profile", actor, None, content)
+            writer.flush()
+
+    def delete_key(self, domain: DomainRecord, profile_id: str, key_name: str, values: Sequence[str], actor: str,
+                   now: datetime) -> None:
+        cipher = self._cipher(domain)
+        indexes = self._index(domain, cipher, key_name, values)
+        with self.store.write() as uow:
+            uow.lock_domain(domain.id)
+            writer = ProfileWriter(uow, domain, cipher, now)
+            if not writer.exists(profile_id):
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            if uow.keys.remove_values(domain.id, profile_id, key_name, indexes) == 0:
+                raise NotFound(f"Profile {profile_id} has no key {key_name} with those values")
+            content = orjson.dumps({"KeyName": key_name, "Values": list(values)})
+            writer.history(profile_id, "DELETED_PROFILE_KEY", "_profile", actor, None, content)
+            writer.flush()
+
+    def delete_object(self, domain: DomainRecord, profile_id: str, object_type_name: str, object_key: str) -> None:
+        with self.store.write() as uow:
+            found = uow.objects.by_key(domain.id, object_key)
+            if found is None or found.profile_id != profile_id or found.object_type_name != object_type_name:
+                raise NotFound(f"Profile object {object_key} does not exist for profile {profile_id}")
+            uow.objects.delete_ids([found.id])
+
+    # Reads.
+
+    def get_many(self, domain: DomainRecord, profile_ids: Sequence[str]) -> dict[str, ProfileDocument]:
+        cipher = self._cipher(domain)
+        with self.store.read() as uow:
+            rows = uow.profiles.get_many(domain.id, profile_ids)
+        return {pid: open_document(cipher, row) for pid, row in rows.items()}
+
+    def objects(
+        self,
+        domain: DomainRecord,
+        profile_id: str,
+        object_type_name: str,
+        key_filter: tuple[str, Sequence[str]] | None,
+        after: int | None,
+        limit: int,
+    ) -> list[StoredObject]:
+        cipher = self._cipher(domain)
+        indexed = None
+        if key_filter is not None:
+            name, values = key_filter
+            indexed = (name, list(self._index(domain, cipher, name, values)))
+        with self.store.read() as uow:
+            if uow.profiles.get(domain.id, profile_id) is None:
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            rows = uow.objects.for_profile(domain.id, profile_id, object_type_name, after, limit, indexed)
+        return [self._object(cipher, row) for row in rows]
+
+    def _object(self, cipher: DomainCipher, row: ObjectRow) -> StoredObject:
+        text = cipher.open(row.payload, row.object_key.encode()).decode()
+        return StoredObject(row.object_type_name, row.object_key, text, row.id)
+
+    def attribute_values(self, domain: DomainRecord, attribute: str) -> list[str]:
+        """The distinct values of a profile attribute (`FirstName`, `Address.City`, `Attributes.x`)."""
+        cipher = self._cipher(domain)
+        values: set[str] = set()
+        with self.store.read() as uow:
+            for row in uow.profiles.all_documents(domain.id):
+                value = open_document(cipher, row).get(attribute)
+                if isinstance(value, str):
+                    values.add(value)
+        return sorted(values)
+
+    def history(self, domain: DomainRecord, profile_id: str, after: int | None, limit: int,
+                filters: Mapping[str, str | None]) -> list[HistoryRow]:
+        with self.store.read() as uow:
+            if uow.profiles.get(domain.id, profile_id) is None:
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            return uow.history.for_profile(domain.id, profile_id, after, limit, **filters)
+
+    def history_record(self, domain: DomainRecord, profile_id: str, record_id: str) -> HistoryRecord:
+        cipher = self._cipher(domain)
+        with self.store.read() as uow:
+            row = uow.history.get(domain.id, profile_id, record_id)
+        if row is None:
+            raise NotFound(f"History record {record_id} does not exist for profile {profile_id}")
+        content = cipher.open(row.content, row.record_id.encode()).decode() if row.content is not None else None
+        return HistoryRecord(row, content)
+
+
+def check_profile_fields(fields: Mapping[str, Any]) -> None:
+    """Gender/PartyType and their free-text variants are alternatives, not both."""
+    for name in ("Gender", "PartyType"):
+        if fields.get(name) and fields.get(f"{name}String"):
+            raise Invalid(f"Give either {name} or {name}String, not both")

@@ -1,0 +1,80 @@
+"""SearchProfiles: profiles by key name and values, combined with AND or OR.
+
+Each value is normalised like the key's fields (an e-mail key compares lower-cased, a phone key
+by E.164 number), blind-indexed and looked up in the key index. Results are ordered by profile
+id, so pages are stable; each result says which of the requested keys found it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
+from openprofiles.services.customer_profiles.document import ProfileDocument
+from openprofiles.services.customer_profiles.normalize import index_form
+from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
+from openprofiles.services.customer_profiles.profile_store import open_document
+from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.store import Store
+
+
+@dataclass(frozen=True)
+class SearchKey:
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Found:
+    document: ProfileDocument
+    found_by: list[SearchKey]
+
+
+class SearchService:
+    def __init__(self, store: Store, envelope: Envelope, object_types: ObjectTypeService) -> None:
+        self.store = store
+        self.envelope = envelope
+        self.object_types = object_types
+
+    def search(
+        self,
+        domain: DomainRecord,
+        keys: Sequence[SearchKey],
+        logical_and: bool,
+        after: str | None,
+        limit: int,
+    ) -> list[Found]:
+        """Up to `limit` profiles after profile id `after`."""
+        cipher = DomainCipher(self.envelope, domain.id)
+        content_types = self.object_types.key_content_types(domain)
+        matches: list[dict[str, set[str]]] = []  # per key: profile id -> values that found it
+        with self.store.read() as uow:
+            for key in keys:
+                content_type = content_types.get(key.name, "STRING")
+                by_index: dict[bytes, list[str]] = {}
+                for value in key.values:
+                    by_index.setdefault(cipher.index(index_form(content_type, value)), []).append(value)
+                found: dict[str, set[str]] = {}
+                for index, profile_id in uow.keys.lookup(domain.id, key.name, by_index):
+                    found.setdefault(profile_id, set()).update(by_index[index])
+                matches.append(found)
+            if logical_and:
+                ids = set(matches[0]).intersection(*matches[1:]) if matches else set()
+            else:
+                ids = set().union(*matches)
+            page = sorted(pid for pid in ids if after is None or pid > after)[:limit]
+            rows = uow.profiles.get_many(domain.id, page)
+        results = []
+        for profile_id in page:
+            row = rows.get(profile_id)
+            if row is None:
+                continue
+            found_by = [
+                SearchKey(key.name, key.values if logical_and else tuple(sorted(found[profile_id])))
+                for key, found in zip(keys, matches, strict=True)
+                if profile_id in found
+            ]
+            results.append(Found(open_document(cipher, row), found_by))
+        return results

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,6 +24,7 @@ from openprofiles.crypto.keyring import LocalKeyring, load_master_key
 from openprofiles.services.access_keys import AccessKeyService
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
+from openprofiles.services.customer_profiles.expiry import ExpiryService
 from openprofiles.services.customer_profiles.ingest import IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService, object_type_exists
 from openprofiles.services.customer_profiles.profiles import ProfileService
@@ -30,6 +36,8 @@ from openprofiles.settings import Settings
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,6 +57,7 @@ class Runtime:
     profiles: ProfileService
     ingest: IngestService
     search: SearchService
+    expiry: ExpiryService
 
     def close(self) -> None:
         self.db.dispose()
@@ -79,6 +88,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         profiles=ProfileService(store, envelope, object_types),
         ingest=IngestService(store, envelope),
         search=SearchService(store, envelope, object_types),
+        expiry=ExpiryService(store, clock),
     )
 
 
@@ -108,4 +118,23 @@ def create_app(runtime: Runtime) -> Starlette:
             {"status": "ok", "version": __version__, "database": runtime.db.dialect, "auth": runtime.settings.auth}
         )
 
-    return Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/", app=api)])
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_sweep_periodically, runtime)
+            yield
+            tasks.cancel_scope.cancel()
+
+    return Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/", app=api)], lifespan=lifespan)
+
+
+async def _sweep_periodically(runtime: Runtime) -> None:
+    """Remove expired profiles and objects every `expiry_interval` seconds."""
+    while True:
+        await anyio.sleep(runtime.settings.expiry_interval)
+        try:
+            result = await anyio.to_thread.run_sync(runtime.expiry.sweep)
+            if result.profiles or result.objects:
+                log.info("expiry sweep removed %d profiles and %d objects", result.profiles, result.objects)
+        except Exception:
+            log.exception("expiry sweep failed; retrying at the next interval")

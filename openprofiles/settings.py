@@ -19,6 +19,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     auth: str = "sigv4"
     master_key: str | None = field(default=None, repr=False)
+    expiry_interval: float = 3600.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -56,7 +56,7 @@ class ProfileHandlers:
 
     def delete_profile(self, ctx: RequestContext, p: Params) -> Params:
         domain = self.domains.record(ctx, p["DomainName"])
-        self.profiles.delete(domain, p["ProfileId"])
+        self.profiles.delete(domain, p["ProfileId"], _actor(ctx), ctx.now)
         return {"Message": f"Profile {p['ProfileId']} was deleted"}
 
     def batch_get_profile(self, ctx: RequestContext, p: Params) -> Params:

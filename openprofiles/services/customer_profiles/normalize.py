@@ -45,18 +45,28 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _MAX_PLAIN_EXPONENT = 100
 
 
+def _e164(text: str, default_region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 @functools.lru_cache(maxsize=65536)
 def _phone(value: str, default_region: str) -> str:
-    """E.164 of a number phonenumbers can parse as possible (numbers without a country code are
-    read in `default_region`); otherwise the digits only, after a "+" if the text had one."""
-    try:
-        number = phonenumbers.parse(value, default_region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is not None and phonenumbers.is_possible_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 of a number phonenumbers parses as a possible number (read in `default_region`
+    unless it has a country code). Otherwise the digits only, after a "+" if the text had one;
+    and when those digits do parse (`"000000:0"` → `"0000000"`), their E.164, so that
+    normalising twice changes nothing."""
+    e164 = _e164(value, default_region)
+    if e164 is not None:
+        return e164
     digits = "".join(str(int(char)) for char in value if char.isdecimal())
-    return f"+{digits}" if "+" in value else digits
+    fallback = f"+{digits}" if "+" in value else digits
+    return _e164(fallback, default_region) or fallback
 
 
 def _number_key(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,13 +92,15 @@ class ProfileService:
             writer.flush()
         return profile_id
 
-    def delete(self, domain: DomainRecord, profile_id: str) -> None:
+    def delete(self, domain: DomainRecord, profile_id: str, actor: str, now: datetime) -> None:
+        """Delete the profile, its objects and keys; its history keeps a DELETED_BY_CUSTOMER record."""
         with self.store.write() as uow:
             uow.lock_domain(domain.id)
             if uow.profiles.get(domain.id, profile_id) is None:
                 raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
             uow.objects.delete_for_profile(domain.id, profile_id)
             uow.profiles.delete(domain.id, profile_id)
+            uow.history.add(domain.id, [deletion_record(profile_id, "DELETED_BY_CUSTOMER", actor, now)])
 
     def add_key(self, domain: DomainRecord, profile_id: str, key_name: str, values: Sequence[str], actor: str,
                 now: datetime) -> None:
@@ -193,6 +196,10 @@ class ProfileService:
             raise NotFound(f"History record {record_id} does not exist for profile {profile_id}")
         content = cipher.open(row.content, row.record_id.encode()).decode() if row.content is not None else None
         return HistoryRecord(row, content)
+
+
+def deletion_record(profile_id: str, action: str, actor: str, now: datetime) -> HistoryRow:
+    return HistoryRow(uuid.uuid4().hex, profile_id, "_profile", action, actor, None, None, now)
 
 
 def check_profile_fields(fields: Mapping[str, Any]) -> None:

@@ -23,6 +23,7 @@ from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring, load_master_key
 from openprofiles.services.access_keys import AccessKeyService
 from openprofiles.services.appflow.provider import AppFlowProvider
+from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
 from openprofiles.services.customer_profiles.expiry import ExpiryService
 from openprofiles.services.customer_profiles.ingest import IngestService
@@ -58,6 +59,7 @@ class Runtime:
     ingest: IngestService
     search: SearchService
     expiry: ExpiryService
+    dead_letters: DeadLetterService
 
     def close(self) -> None:
         self.db.dispose()
@@ -74,6 +76,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     tags = TagService(store)
     tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
     object_types = ObjectTypeService(store, envelope)
+    dead_letters = DeadLetterService(store, envelope, clock)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -86,9 +89,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         tags=tags,
         object_types=object_types,
         profiles=ProfileService(store, envelope, object_types),
-        ingest=IngestService(store, envelope),
+        ingest=IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background),
         search=SearchService(store, envelope, object_types),
         expiry=ExpiryService(store, clock),
+        dead_letters=dead_letters,
     )
 
 
@@ -122,6 +126,7 @@ def create_app(runtime: Runtime) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_sweep_periodically, runtime)
+            tasks.start_soon(_flush_dead_letters_periodically, runtime)
             yield
             tasks.cancel_scope.cancel()
 
@@ -138,3 +143,13 @@ async def _sweep_periodically(runtime: Runtime) -> None:
                 log.info("expiry sweep removed %d profiles and %d objects", result.profiles, result.objects)
         except Exception:
             log.exception("expiry sweep failed; retrying at the next interval")
+
+
+async def _flush_dead_letters_periodically(runtime: Runtime) -> None:
+    """Retry sending pending dead letters to their queues every `dead_letter_interval` seconds."""
+    while True:
+        await anyio.sleep(runtime.settings.dead_letter_interval)
+        try:
+            await anyio.to_thread.run_sync(runtime.dead_letters.flush)
+        except Exception:
+            log.exception("dead-letter flush failed; retrying at the next interval")

@@ -20,6 +20,7 @@ class Settings:
     auth: str = "sigv4"
     master_key: str | None = field(default=None, repr=False)
     expiry_interval: float = 3600.0
+    dead_letter_interval: float = 60.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import IN_CI, Credentials, PostgresCluster, Server
+from tests.harness import IN_CI, Credentials, MotoServer, PostgresCluster, Server
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -87,3 +87,25 @@ def appflow(live: LiveServer) -> Any:
 def unique() -> str:
     """A fresh resource name."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """moto's server mode (S3, SQS, KMS) for the whole run."""
+    server = MotoServer()
+    try:
+        server.start()
+    except Exception as error:
+        if IN_CI:
+            pytest.fail(f"moto server is required under CI=true: {error}")
+        pytest.skip(f"moto server not available: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """boto3 in this process talks to the moto server."""
+    for name, value in moto.env().items():
+        monkeypatch.setenv(name, value)
+    return moto

@@ -79,10 +79,10 @@ class DeadLetterRepository:
             query = query.where(dead_letters.c.id > after)
         return [_row(r) for r in self.conn.execute(query.order_by(dead_letters.c.id).limit(limit))]
 
-    def pending(self, limit: int) -> list[tuple[DeadLetterRow, str]]:
-        """Letters waiting for their domain's queue, with the queue URL."""
+    def pending(self, limit: int) -> list[tuple[DeadLetterRow, str, str]]:
+        """Letters waiting for their domain's queue, with the queue URL and the domain name."""
         rows = self.conn.execute(
-            select(dead_letters, domains.c.dead_letter_queue_url)
+            select(dead_letters, domains.c.dead_letter_queue_url, domains.c.name.label("domain_name"))
             .join(domains, domains.c.id == dead_letters.c.domain_id)
             .where(dead_letters.c.queue_state == PENDING)
             .order_by(dead_letters.c.id)
@@ -92,8 +92,9 @@ class DeadLetterRepository:
         for row in rows:
             values = dict(row._mapping)
             url = values.pop("dead_letter_queue_url")
+            name = values.pop("domain_name")
             values["payload"] = bytes(values["payload"])
-            out.append((DeadLetterRow(**values), url))
+            out.append((DeadLetterRow(**values), url, name))
         return out
 
     def mark(self, letter_id: int, state: str, error: str | None = None) -> None:

@@ -43,6 +43,7 @@ from openprofiles.storage.profiles import KeyEntry
 from openprofiles.storage.store import Store, UnitOfWork
 
 MAX_OBJECT_CHARS = 256_000
+DEAD_LETTER_AAD = b"dead-letter"
 _ENUMS = {"Gender": ("MALE", "FEMALE", "UNSPECIFIED"), "PartyType": ("INDIVIDUAL", "BUSINESS", "OTHER")}
 
 
@@ -168,9 +169,10 @@ class IngestService:
                     rejected.append((item.position, item.text, str(error)))
             batch.flush()
             if rejected:
+                rejected.sort()  # letters in input order
                 queued = bool(domain.dead_letter_queue_url)
                 letters = [
-                    NewDeadLetter(otype.name, source, reason, cipher.seal(text.encode(), b"dead-letter"))
+                    NewDeadLetter(otype.name, source, reason, cipher.seal(text.encode(), DEAD_LETTER_AAD))
                     for _, text, reason in rejected
                 ]
                 uow.dead_letters.add(domain.id, letters, now, queued)

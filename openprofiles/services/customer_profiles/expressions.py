@@ -65,11 +65,7 @@ def _render(value: Any) -> str | None:
 
 def _truthy(value: Any) -> bool:
     """Handlebars truth: null, false, "", 0 and empty arrays are false; `{}` is true."""
-    if isinstance(value, list | tuple):
-        return bool(value)
-    if isinstance(value, Mapping):
-        return True
-    return bool(value)
+    return isinstance(value, Mapping) or bool(value)
 
 
 class _Path:
@@ -82,7 +78,7 @@ class _Path:
 
     def resolve(self, value: Any) -> Any:
         for key, index in self.steps:
-            if isinstance(value, dict):
+            if type(value) is dict:
                 value = value.get(key)
             elif isinstance(value, list | tuple):
                 value = value[index] if index is not None and index < len(value) else None

@@ -33,6 +33,8 @@ __all__ = ["ContentType", "index_form", "normalize"]
 
 
 class ContentType(StrEnum):
+    """`ObjectTypeField.ContentType` (the model's FieldContentType); a field without one is STRING."""
+
     STRING = "STRING"
     NUMBER = "NUMBER"
     PHONE_NUMBER = "PHONE_NUMBER"
@@ -69,6 +71,7 @@ def _phone(value: str, default_region: str) -> str:
     return _e164(fallback, default_region) or fallback
 
 
+@functools.lru_cache(maxsize=65536)
 def _number_key(value: str) -> str:
     """The canonical decimal text of a number: no sign on zero, no leading or trailing zeros."""
     text = value.strip()
@@ -93,21 +96,25 @@ def _name(value: str) -> str:
 
 
 def _name_key(value: str) -> str:
-    compact = unicodedata.normalize("NFKC", "".join(value.split()))
-    return "".join(unicodedata.normalize("NFKC", compact.casefold()).split())
+    if value.isascii():
+        return "".join(value.lower().split())
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    return unicodedata.normalize("NFKC", "".join(folded.split()))  # compose across removed spaces
 
 
+# Plain str keys and comparisons: a StrEnum member on either side makes each lookup slower.
+_PHONE = ContentType.PHONE_NUMBER.value
 _STORED: dict[str, Callable[[str], str]] = {
-    ContentType.STRING: str.strip,
-    ContentType.NUMBER: str.strip,
-    ContentType.EMAIL_ADDRESS: _email,
-    ContentType.NAME: _name,
+    ContentType.STRING.value: str.strip,
+    ContentType.NUMBER.value: str.strip,
+    ContentType.EMAIL_ADDRESS.value: _email,
+    ContentType.NAME.value: _name,
 }
 _INDEXED: dict[str, Callable[[str], str]] = {
-    ContentType.STRING: str.strip,
-    ContentType.NUMBER: _number_key,
-    ContentType.EMAIL_ADDRESS: _email,
-    ContentType.NAME: _name_key,
+    ContentType.STRING.value: str.strip,
+    ContentType.NUMBER.value: _number_key,
+    ContentType.EMAIL_ADDRESS.value: _email,
+    ContentType.NAME.value: _name_key,
 }
 
 
@@ -119,14 +126,19 @@ def _rule(rules: dict[str, Callable[[str], str]], content_type: str) -> Callable
 
 
 def normalize(content_type: str, value: str, default_region: str = "US") -> str:
-    """The form of value stored for a field of this content type."""
-    if content_type == ContentType.PHONE_NUMBER:
+    """The form of value stored for a field of this content type.
+
+    PHONE_NUMBER gives E.164, reading numbers without a country code in `default_region`; text
+    phonenumbers cannot parse as a possible number falls back to its digits only, after a "+" if
+    the text had one (and to their E.164 when those digits do parse, so this is idempotent).
+    """
+    if content_type == _PHONE:
         return _phone(value, default_region)
     return _rule(_STORED, content_type)(value)
 
 
 def index_form(content_type: str, value: str, default_region: str = "US") -> str:
-    """The form of value that search and matching compare for this content type."""
-    if content_type == ContentType.PHONE_NUMBER:
+    """The form of value that search and matching compare for this content type (see `normalize`)."""
+    if content_type == _PHONE:
         return _phone(value, default_region)
     return _rule(_INDEXED, content_type)(value)

@@ -20,7 +20,7 @@ from openprofiles.api.dispatch import ApiApp
 from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
 from openprofiles.crypto.envelope import Envelope
-from openprofiles.crypto.keyring import LocalKeyring, load_master_key
+from openprofiles.crypto.keyring import LocalKeyring
 from openprofiles.services.access_keys import AccessKeyService
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
@@ -71,7 +71,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     db = Database(settings.resolved_database_url)
     db.migrate()
     store = Store(db)
-    keyring = LocalKeyring(load_master_key(settings.data_dir, settings.master_key))
+    keyring = LocalKeyring.open(settings.data_dir, settings.master_key)
     envelope = Envelope(keyring, DataKeyRepository(db))
     tags = TagService(store)
     tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
@@ -85,7 +85,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         keyring=keyring,
         envelope=envelope,
         access_keys=AccessKeyService(store, envelope, clock),
-        domains=DomainService(store),
+        domains=DomainService(store, envelope),
         tags=tags,
         object_types=object_types,
         profiles=ProfileService(store, envelope, object_types),

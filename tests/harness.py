@@ -196,7 +196,7 @@ class Server:
 # --- Signing requests by hand (clock skew, malformed headers, routing by scope) ---------------
 
 
-class SigV4At(SigV4Auth):
+class SigV4At(SigV4Auth):  # type: ignore[misc]
     """botocore's own SigV4 signer, with the signing time chosen by the caller instead of now."""
 
     def __init__(self, credentials: BotoCredentials, service: str, region: str, when: datetime) -> None:
@@ -243,9 +243,9 @@ def send(prepared: AWSPreparedRequest) -> httpx.Response:
     )
 
 
-def cli_in_process(*args: str, env: dict[str, str] | None = None) -> Any:
+def cli_in_process(*args: str, env: dict[str, str | None] | None = None) -> Any:
     """Run the `openprofiles` command line in this process (no interpreter start-up): a
-    `click.testing.Result` with exit_code, stdout and stderr."""
+    `click.testing.Result` with exit_code, stdout and stderr. A None in `env` unsets a variable."""
     from click.testing import CliRunner
 
     from openprofiles.cli import main
@@ -298,3 +298,11 @@ class MotoServer:
     def client(self, service: str, region: str = "us-east-1") -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+class EnvServer(Server):
+    """A server given its storage only through OPENPROFILES_DATA_DIR / OPENPROFILES_DATABASE_URL
+    in the environment it inherits (set them, e.g. with monkeypatch.setenv, before start())."""
+
+    def storage_args(self) -> list[str]:
+        return []

@@ -161,11 +161,10 @@ def _signing_time(header_map: dict[str, str]) -> datetime:
     elif "date" in header_map:
         try:
             parsed = parsedate_to_datetime(header_map["date"])
-        except (TypeError, ValueError, IndexError):
-            pass
-        else:
             # '-0000' (what botocore writes) parses to a naive datetime: it is UTC all the same.
             return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
     raise AuthFailed("The request must carry a valid X-Amz-Date header (YYYYMMDDTHHMMSSZ) or Date header")
 
 
@@ -217,6 +216,6 @@ class Authenticator:
                 "Check your AWS Secret Access Key and signing method."
             )
         payload_hash = header_map.get("x-amz-content-sha256")
-        if payload_hash and payload_hash != "UNSIGNED-PAYLOAD" and payload_hash != hashlib.sha256(body).hexdigest():
+        if payload_hash and payload_hash != hashlib.sha256(body).hexdigest():
             raise AuthFailed("The provided x-amz-content-sha256 header does not match the request body")
         return Caller(key.account_id, scope.region, key.access_key_id)

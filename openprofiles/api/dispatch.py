@@ -18,7 +18,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from openprofiles.api.auth import Authenticator, parse_authorization
-from openprofiles.api.errors import ApiError, NotImplementedOperation, ValidationFailed
+from openprofiles.api.errors import ApiError, AuthFailed, NotImplementedOperation, ValidationFailed
 from openprofiles.api.parser import parse_request
 from openprofiles.api.router import Router
 from openprofiles.api.serializer import serialize_response
@@ -106,6 +106,10 @@ class ApiApp:
             header_map = dict(request.headers)
             scope = parse_authorization(header_map.get("authorization"))
             found = self.router.by_signing_name.get(scope.service) if scope else None
+            if scope is not None and found is None:
+                raise AuthFailed(
+                    f"Credential should be scoped to a valid service: 'profile' or 'appflow', not '{scope.service}'"
+                )
             if found is None:
                 found = self.router.service_for_path(request.method, request.raw_path)
             if found is not None:

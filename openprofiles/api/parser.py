@@ -100,7 +100,44 @@ def _scalar_from_text(shape: Shape, text: str, where: str) -> Any:
         raise ValidationFailed(f"Value '{text[:64]}' at '{where}' failed to satisfy constraint: Member must be true or false")
     if kind == "timestamp":
         return parse_timestamp(text, where)
-    return text
+    return _string(text, where)
+
+
+def _header_list(text: str) -> list[str]:
+    """The items of a list header: comma-separated, each optionally double-quoted (with `\\"`
+    escapes) so that it can hold commas; blanks around items are insignificant."""
+    items: list[str] = []
+    pos = 0
+    while pos <= len(text):
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if pos < len(text) and text[pos] == '"':
+            chars: list[str] = []
+            pos += 1
+            while pos < len(text) and text[pos] != '"':
+                if text[pos] == "\\" and pos + 1 < len(text):
+                    pos += 1
+                chars.append(text[pos])
+                pos += 1
+            items.append("".join(chars))
+            end = text.find(",", pos)
+        else:
+            end = text.find(",", pos)
+            items.append(text[pos : len(text) if end < 0 else end].strip())
+        if end < 0:
+            break
+        pos = end + 1
+    return items
+
+
+def _string(value: str, where: str) -> str:
+    """A string member's value. U+0000 is refused: PostgreSQL text cannot hold it, and a value
+    one backend stores and the other fails on must not get past the protocol layer."""
+    if "\x00" in value:
+        raise ValidationFailed(
+            f"Value at '{where}' failed to satisfy constraint: Member must not contain the NUL character (U+0000)"
+        )
+    return value
 
 
 def _type_error(where: str, expected: str) -> ValidationFailed:
@@ -138,7 +175,7 @@ def from_json(shape: Shape, value: Any, where: str) -> Any:
     if kind == "string":
         if not isinstance(value, str):
             raise _type_error(where, "a string")
-        return value
+        return _string(value, where)
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(where, "an integer")
@@ -201,7 +238,11 @@ def parse_request(
         elif location == "header":
             value = headers.get(wire.lower())
             if value is not None:
-                params[name] = _scalar_from_text(member, value, name)
+                if member.type_name == "list":
+                    item_shape = member.member  # type: ignore[attr-defined]
+                    params[name] = [_scalar_from_text(item_shape, item, name) for item in _header_list(value)]
+                else:
+                    params[name] = _scalar_from_text(member, value, name)
         elif location == "headers":
             prefix = wire.lower()
             found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
@@ -210,7 +251,7 @@ def parse_request(
         elif name == payload:
             if member.type_name in ("blob", "string"):
                 if body:
-                    params[name] = body if member.type_name == "blob" else body.decode("utf-8", "replace")
+                    params[name] = body if member.type_name == "blob" else _string(body.decode("utf-8", "replace"), name)
             else:
                 document = _decode_body(body)
                 if document is not None:

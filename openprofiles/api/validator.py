@@ -63,7 +63,7 @@ def _check(shape: Shape, value: Any, where: str, errors: list[str]) -> None:
         for name, member in shape.members.items():
             if value.get(name) is not None:
                 _check(member, value[name], _where(where, name), errors)
-        if meta.get("union") and sum(1 for v in value.values() if v is not None) > 1:
+        if meta.get("union") and sum(1 for v in value.values() if v is not None) != 1:
             errors.append(f"Value at '{where}' failed to satisfy constraint: Member must set exactly one member")
         return
     if kind in ("list", "map"):
@@ -100,9 +100,10 @@ def _check(shape: Shape, value: Any, where: str, errors: list[str]) -> None:
                 errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}")
         return
     if kind in ("integer", "long", "double", "float"):
-        if "min" in meta and value < meta["min"]:
+        # `not >=` rather than `<`: NaN lies within no range.
+        if "min" in meta and not value >= meta["min"]:
             errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and value > meta["max"]:
+        if "max" in meta and not value <= meta["max"]:
             errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must have value less than or equal to {meta['max']}")
         return
     if kind == "blob":

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
+from openprofiles.storage.bulk import insert_rows
 from openprofiles.storage.tables import profile_history
 
 
@@ -44,24 +45,14 @@ class HistoryRepository:
         self.conn = conn
 
     def add(self, domain_id: int, rows: Sequence[HistoryRow]) -> None:
-        if rows:
-            self.conn.execute(
-                insert(profile_history),
-                [
-                    {
-                        "domain_id": domain_id,
-                        "record_id": r.record_id,
-                        "profile_id": r.profile_id,
-                        "object_type_name": r.object_type_name,
-                        "action_type": r.action_type,
-                        "performed_by": r.performed_by,
-                        "profile_object_unique_key": r.profile_object_unique_key,
-                        "content": r.content,
-                        "created_at": r.created_at,
-                    }
-                    for r in rows
-                ],
-            )
+        insert_rows(
+            self.conn,
+            profile_history,
+            ("domain_id", "record_id", "profile_id", "object_type_name", "action_type", "performed_by",
+             "profile_object_unique_key", "content", "created_at"),
+            [(domain_id, r.record_id, r.profile_id, r.object_type_name, r.action_type, r.performed_by,
+              r.profile_object_unique_key, r.content, r.created_at) for r in rows],
+        )
 
     def for_profile(
         self,

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
+from openprofiles.storage.bulk import insert_rows, update_rows
 from openprofiles.storage.dialect import chunks
-from openprofiles.storage.tables import object_keys, profile_objects
+from openprofiles.storage.tables import profile_objects
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ class NewObject:
     source_updated_at: datetime | None
     created_at: datetime
     expires_at: datetime | None
-    keys: tuple[tuple[str, bytes], ...]
 
 
 _COLUMNS = (
@@ -100,71 +100,28 @@ class ObjectRepository:
         return _row(row) if row else None
 
     def insert(self, domain_id: int, objects: Sequence[NewObject]) -> None:
-        if not objects:
-            return
-        result = self.conn.execute(
-            insert(profile_objects).returning(
-                profile_objects.c.id, profile_objects.c.object_key, sort_by_parameter_order=True
-            ),
-            [
-                {
-                    "domain_id": domain_id,
-                    "profile_id": obj.profile_id,
-                    "object_type_name": obj.object_type_name,
-                    "object_key": obj.object_key,
-                    "unique_index": obj.unique_index,
-                    "payload": obj.payload,
-                    "size": obj.size,
-                    "source_updated_at": obj.source_updated_at,
-                    "created_at": obj.created_at,
-                    "last_updated_at": obj.created_at,
-                    "expires_at": obj.expires_at,
-                }
-                for obj in objects
-            ],
+        insert_rows(
+            self.conn,
+            profile_objects,
+            ("domain_id", "profile_id", "object_type_name", "object_key", "unique_index", "payload", "size",
+             "source_updated_at", "created_at", "last_updated_at", "expires_at"),
+            [(domain_id, o.profile_id, o.object_type_name, o.object_key, o.unique_index, o.payload, o.size,
+              o.source_updated_at, o.created_at, o.created_at, o.expires_at) for o in objects],
         )
-        ids = {row.object_key: row.id for row in result}
-        rows = [
-            {"object_id": ids[obj.object_key], "domain_id": domain_id, "key_name": name, "value_index": index}
-            for obj in objects
-            for name, index in set(obj.keys)
-        ]
-        if rows:
-            self.conn.execute(insert(object_keys), rows)
 
-    def replace(self, domain_id: int, object_id: int, obj: NewObject) -> None:
-        """Replace a stored object wholesale (same UNIQUE key), keeping its key and creation time."""
-        self.conn.execute(
-            update(profile_objects)
-            .where(profile_objects.c.id == object_id)
-            .values(
-                profile_id=obj.profile_id,
-                payload=obj.payload,
-                size=obj.size,
-                source_updated_at=obj.source_updated_at,
-                last_updated_at=obj.created_at,
-                expires_at=obj.expires_at,
-            )
+    def replace(self, replacements: Sequence[tuple[int, NewObject]]) -> None:
+        """Replace stored objects wholesale (same UNIQUE key), keeping their key and creation time."""
+        update_rows(
+            self.conn,
+            profile_objects,
+            ("profile_id", "payload", "size", "source_updated_at", "last_updated_at", "expires_at"),
+            ("id",),
+            [(o.profile_id, o.payload, o.size, o.source_updated_at, o.created_at, o.expires_at, object_id)
+             for object_id, o in replacements],
         )
-        self.conn.execute(delete(object_keys).where(object_keys.c.object_id == object_id))
-        self._add_keys(domain_id, object_id, obj.keys)
-
-    def _add_keys(self, domain_id: int, object_id: int, keys: Iterable[tuple[str, bytes]]) -> None:
-        rows = [
-            {"object_id": object_id, "domain_id": domain_id, "key_name": name, "value_index": index}
-            for name, index in set(keys)
-        ]
-        if rows:
-            self.conn.execute(insert(object_keys), rows)
 
     def for_profile(
-        self,
-        domain_id: int,
-        profile_id: str,
-        object_type_name: str,
-        after: int | None,
-        limit: int,
-        key_filter: tuple[str, Sequence[bytes]] | None = None,
+        self, domain_id: int, profile_id: str, object_type_name: str, after: int | None, limit: int
     ) -> list[ObjectRow]:
         query = select(*_COLUMNS).where(
             profile_objects.c.domain_id == domain_id,
@@ -173,17 +130,6 @@ class ObjectRepository:
         )
         if after is not None:
             query = query.where(profile_objects.c.id > after)
-        if key_filter is not None:
-            name, indexes = key_filter
-            query = query.where(
-                profile_objects.c.id.in_(
-                    select(object_keys.c.object_id).where(
-                        object_keys.c.domain_id == domain_id,
-                        object_keys.c.key_name == name,
-                        object_keys.c.value_index.in_(list(indexes)),
-                    )
-                )
-            )
         return [_row(row) for row in self.conn.execute(query.order_by(profile_objects.c.id).limit(limit))]
 
     def count_for_profile(self, domain_id: int, profile_id: str, object_type_name: str) -> int:
@@ -213,7 +159,6 @@ class ObjectRepository:
 
     def delete_ids(self, ids: Sequence[int]) -> None:
         for part in chunks(list(ids)):
-            self.conn.execute(delete(object_keys).where(object_keys.c.object_id.in_(part)))
             self.conn.execute(delete(profile_objects).where(profile_objects.c.id.in_(part)))
 
     def profiles_with_type(self, domain_id: int, object_type_name: str) -> list[str]:

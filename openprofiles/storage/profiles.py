@@ -6,9 +6,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select
 
-from openprofiles.storage.dialect import chunks, insert_ignoring_duplicates
+from openprofiles.storage.bulk import insert_rows, update_rows
+from openprofiles.storage.dialect import chunks
 from openprofiles.storage.tables import profile_keys, profiles
 
 
@@ -54,37 +55,21 @@ class ProfileRepository:
         return self.get_many(domain_id, [profile_id]).get(profile_id)
 
     def insert_many(self, domain_id: int, rows: Sequence[ProfileRow]) -> None:
-        if rows:
-            self.conn.execute(
-                insert(profiles),
-                [
-                    {
-                        "domain_id": domain_id,
-                        "profile_id": r.profile_id,
-                        "document": r.document,
-                        "created_at": r.created_at,
-                        "last_updated_at": r.last_updated_at,
-                        "expires_at": r.expires_at,
-                    }
-                    for r in rows
-                ],
-            )
+        insert_rows(
+            self.conn,
+            profiles,
+            ("domain_id", "profile_id", "document", "created_at", "last_updated_at", "expires_at"),
+            [(domain_id, r.profile_id, r.document, r.created_at, r.last_updated_at, r.expires_at) for r in rows],
+        )
 
     def update_many(self, domain_id: int, rows: Sequence[ProfileRow]) -> None:
-        if rows:
-            self.conn.execute(
-                update(profiles)
-                .where(profiles.c.domain_id == domain_id, profiles.c.profile_id == bindparam("pid"))
-                .values(
-                    document=bindparam("doc"),
-                    last_updated_at=bindparam("updated"),
-                    expires_at=bindparam("expires"),
-                ),
-                [
-                    {"pid": r.profile_id, "doc": r.document, "updated": r.last_updated_at, "expires": r.expires_at}
-                    for r in rows
-                ],
-            )
+        update_rows(
+            self.conn,
+            profiles,
+            ("document", "last_updated_at", "expires_at"),
+            ("domain_id", "profile_id"),
+            [(r.document, r.last_updated_at, r.expires_at, domain_id, r.profile_id) for r in rows],
+        )
 
     def delete(self, domain_id: int, profile_id: str) -> None:
         self.conn.execute(
@@ -131,13 +116,13 @@ class KeyIndexRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def lookup(self, domain_id: int, key_name: str, indexes: Iterable[bytes]) -> list[tuple[bytes, str]]:
-        """(value index, profile id) for each stored entry of these values."""
+    def lookup(self, domain_id: int, key_name: str, indexes: Iterable[bytes]) -> list[tuple[bytes, str, str]]:
+        """(value index, profile id, source) for each stored entry of these values."""
         wanted = sorted(set(indexes))
-        out: list[tuple[bytes, str]] = []
+        out: list[tuple[bytes, str, str]] = []
         for part in chunks(wanted):
             rows = self.conn.execute(
-                select(profile_keys.c.value_index, profile_keys.c.profile_id)
+                select(profile_keys.c.value_index, profile_keys.c.profile_id, profile_keys.c.source)
                 .where(
                     profile_keys.c.domain_id == domain_id,
                     profile_keys.c.key_name == key_name,
@@ -145,23 +130,16 @@ class KeyIndexRepository:
                 )
                 .distinct()
             )
-            out.extend((bytes(row.value_index), row.profile_id) for row in rows)
+            out.extend((bytes(row.value_index), row.profile_id, row.source) for row in rows)
         return out
 
     def add(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:
-        insert_ignoring_duplicates(
+        insert_rows(
             self.conn,
             profile_keys,
-            [
-                {
-                    "domain_id": domain_id,
-                    "key_name": e.key_name,
-                    "value_index": e.value_index,
-                    "profile_id": e.profile_id,
-                    "source": e.source,
-                }
-                for e in {(e.key_name, e.value_index, e.profile_id, e.source): e for e in entries}.values()
-            ],
+            ("domain_id", "key_name", "value_index", "profile_id", "source"),
+            [(domain_id, e.key_name, e.value_index, e.profile_id, e.source) for e in set(entries)],
+            ignore_duplicates=True,
         )
 
     def remove(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:

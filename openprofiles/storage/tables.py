@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -69,14 +70,15 @@ access_keys = Table(
     Column("revoked_at", UtcDateTime),
 )
 
-# Data keys wrapped by the master key: one per scope ("system", "domain:<id>", ...).
+# Data keys, one per scope ("system", "domain:<id>", ...), wrapped by a local master key
+# (master_key_id: its fingerprint) or an AWS KMS key (master_key_id: the key's ARN, up to 2048).
 data_keys = Table(
     "data_keys",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("scope", String(300), nullable=False, unique=True),
     Column("wrapped_key", LargeBinary, nullable=False),
-    Column("master_key_id", String(64), nullable=False),
+    Column("master_key_id", String(2048), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -147,14 +149,14 @@ profiles = Table(
 profile_keys = Table(
     "profile_keys",
     metadata,
-    Column("id", _BIGID, primary_key=True, autoincrement=True),
     _domain_fk(),
     Column("key_name", String(64), nullable=False),
     Column("value_index", LargeBinary(32), nullable=False),
     Column("profile_id", String(32), nullable=False),
     Column("source", String(255), nullable=False),
-    UniqueConstraint("domain_id", "key_name", "value_index", "profile_id", "source", name="uq_profile_keys_entry"),
+    PrimaryKeyConstraint("domain_id", "key_name", "value_index", "profile_id", "source", name="pk_profile_keys"),
     Index("ix_profile_keys_domain_id_profile_id", "domain_id", "profile_id"),
+    sqlite_with_rowid=False,
 )
 
 # Profile objects and standard objects (_asset, _case, _order); payloads sealed.
@@ -177,19 +179,6 @@ profile_objects = Table(
     UniqueConstraint("domain_id", "object_key"),
     Index("ix_profile_objects_profile", "domain_id", "profile_id", "object_type_name", "id"),
     Index("ix_profile_objects_expires_at", "expires_at"),
-)
-
-# Key values of each object, for ListProfileObjects' ObjectFilter.
-object_keys = Table(
-    "object_keys",
-    metadata,
-    Column("id", _BIGID, primary_key=True, autoincrement=True),
-    Column("object_id", _BIGID, ForeignKey("profile_objects.id", ondelete="CASCADE"), nullable=False),
-    _domain_fk(),
-    Column("key_name", String(64), nullable=False),
-    Column("value_index", LargeBinary(32), nullable=False),
-    Index("ix_object_keys_lookup", "domain_id", "key_name", "value_index"),
-    Index("ix_object_keys_object_id", "object_id"),
 )
 
 # Every change to a profile: what, when, by whom; content sealed.

@@ -19,7 +19,7 @@ def test_create_get_update_delete(cp: Any, unique: str) -> None:
     created = cp.create_domain(
         DomainName=unique,
         DefaultExpirationDays=30,
-        DefaultEncryptionKey="arn:aws:kms:us-east-1:000000000000:key/abc",
+        DefaultEncryptionKey="local-key/abc",  # not a KMS ARN: the local keyring wraps the data key
         DeadLetterQueueUrl="https://sqs.us-east-1.amazonaws.com/000000000000/dlq",
         Matching={"Enabled": True, "JobSchedule": {"DayOfTheWeek": "MONDAY", "Time": "03:00"}},
         RuleBasedMatching={"Enabled": True, "MaxAllowedRuleLevelForMerging": 2},

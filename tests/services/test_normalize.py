@@ -237,3 +237,10 @@ def test_names_compare_without_case_or_whitespace(words: list[str]) -> None:
     name = " ".join(words)
     shouted = "\t  ".join(word.upper() for word in words)
     assert index_form(ContentType.NAME, f" {shouted} ") == index_form(ContentType.NAME, name)
+
+
+@given(st.from_regex(r"\A\+1[02-9][0-9]{9}\Z"))
+def test_north_american_fast_path_agrees_with_phonenumbers(number: str) -> None:
+    from openprofiles.services.customer_profiles.normalize import _phone
+
+    assert normalize("PHONE_NUMBER", number) == _phone(number, "US") == number

@@ -20,7 +20,6 @@ import orjson
 
 from openprofiles.clock import Clock
 from openprofiles.crypto.envelope import Envelope
-from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
 from openprofiles.services.customer_profiles.ingest import DEAD_LETTER_AAD, IngestResult, IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.errors import NotFound
@@ -67,7 +66,9 @@ class DeadLetterService:
     def _letter(self, row: DeadLetterRow, with_payload: bool) -> DeadLetter:
         payload = None
         if with_payload:
-            payload = DomainCipher(self.envelope, row.domain_id).open(row.payload, DEAD_LETTER_AAD).decode()
+            # Opening follows the data key named in the sealed value (the domain's, created when the
+            # letter was sealed), so no domain cipher or encryption key is needed here.
+            payload = self.envelope.open(row.payload, DEAD_LETTER_AAD).decode()
         return DeadLetter(row.id, row.domain_id, row.object_type_name, row.source, row.reason, row.created_at,
                           row.queue_state, row.queue_attempts, row.queue_error, row.redriven_at, payload)
 

@@ -4,7 +4,8 @@ A document holds the standard profile (`FirstName`, `Address.City`, `Attributes.
 set of fields an API caller or agent set by hand (ingestion never overwrites those), and for
 every field filled by ingestion its source: object type, SourcePriority and source timestamp.
 Between two sources the lower SourcePriority wins (unset is lowest); at equal priority a value
-with an older source timestamp never replaces a newer one.
+with an older source timestamp never replaces a newer one. It also keeps each object type's latest
+offer for a field, so that when a type is deleted the field falls back to the best remaining one.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class ProfileDocument:
     fields: dict[str, Any] = field(default_factory=dict)
     manual: set[str] = field(default_factory=set)
     sources: dict[str, Source] = field(default_factory=dict)
+    #: path -> object type -> (value, its source): every type's latest value for the path, most
+    #: recent last, including the one that holds it.
+    offers: dict[str, dict[str, tuple[str, Source]]] = field(default_factory=dict)
 
     # Reading and writing one dotted path.
 
@@ -96,6 +100,11 @@ class ProfileDocument:
 
     def set_from_object(self, path: str, value: str, source: Source) -> bool:
         """Ingestion: write unless the field was set by hand or a better source holds it."""
+        offers = self.offers.setdefault(path, {})
+        previous = offers.get(source.object_type)
+        if previous is None or source.outranks(previous[1]):
+            offers.pop(source.object_type, None)
+            offers[source.object_type] = (value, source)
         if path in self.manual:
             return False
         current = self.sources.get(path)
@@ -106,18 +115,29 @@ class ProfileDocument:
         return True
 
     def clear_source(self, object_type: str) -> bool:
-        """Remove the values that came only from this object type; whether anything changed."""
+        """Remove the values that came only from this object type; whether anything changed.
+
+        A field this type filled falls back to the best value another type offered for it."""
+        for path in [p for p, offers in self.offers.items() if offers.pop(object_type, None) and not offers]:
+            del self.offers[path]
         paths = [p for p, s in self.sources.items() if s.object_type == object_type and p not in self.manual]
         for path in paths:
-            self._put(path, None)
             del self.sources[path]
+            best: tuple[str, Source] | None = None
+            for offer in self.offers.get(path, {}).values():  # oldest first: the newest wins a tie
+                if best is None or offer[1].outranks(best[1]):
+                    best = offer
+            self._put(path, best[0] if best else None)
+            if best:
+                self.sources[path] = best[1]
         return bool(paths)
 
     # Keys this document contributes to the search index.
 
     def standard_keys(self) -> list[tuple[str, str, str]]:
-        """(key name, content type, value) for `_email`, `_phone`, `_account`, `_fullName`, `_profileId`."""
-        out = [(PROFILE_ID_KEY, "STRING", self.profile_id)]
+        """(key name, content type, value) for `_email`, `_phone`, `_account` and `_fullName`
+        (`_profileId` needs no index entry: search reads the profile by its id)."""
+        out: list[tuple[str, str, str]] = []
         for key, (content_type, paths) in STANDARD_KEYS.items():
             out += [(key, content_type, v) for p in paths if (v := self.fields.get(p))]
         full = " ".join(v for p in ("FirstName", "MiddleName", "LastName") if (v := self.fields.get(p)))
@@ -127,12 +147,18 @@ class ProfileDocument:
 
     # Persistence.
 
+    def profile_json(self) -> bytes:
+        """The standard profile as the API shows it (the content of CREATED/UPDATED history records)."""
+        return orjson.dumps({"ProfileId": self.profile_id, **self.fields})
+
     def to_bytes(self) -> bytes:
         return orjson.dumps(
             {
                 "f": self.fields,
                 "m": sorted(self.manual),
                 "s": {p: [s.object_type, s.priority, s.timestamp] for p, s in self.sources.items()},
+                "o": {p: [[v, s.object_type, s.priority, s.timestamp] for v, s in o.values()]
+                      for p, o in self.offers.items()},
             }
         )
 
@@ -144,4 +170,5 @@ class ProfileDocument:
             fields=raw["f"],
             manual=set(raw["m"]),
             sources={p: Source(*s) for p, s in raw["s"].items()},
+            offers={p: {o[1]: (o[0], Source(*o[1:])) for o in offers} for p, offers in raw.get("o", {}).items()},
         )

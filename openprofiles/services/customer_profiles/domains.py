@@ -9,8 +9,12 @@ from urllib.parse import urlparse
 
 from sqlalchemy.exc import IntegrityError
 
+from openprofiles.crypto.envelope import Envelope
+from openprofiles.crypto.keyring import KeyringError
+from openprofiles.crypto.kms import KmsKeyError, kms_key_ref
 from openprofiles.services.arns import Arn, domain_arn
 from openprofiles.services.context import RequestContext
+from openprofiles.services.customer_profiles.crypto_scope import domain_scope
 from openprofiles.services.errors import AlreadyExists, Invalid, NotFound
 from openprofiles.storage.domains import DomainCounts, DomainRecord
 from openprofiles.storage.store import Store, UnitOfWork
@@ -48,6 +52,12 @@ def _check_queue_url(url: str | None) -> None:
             raise Invalid(f"DeadLetterQueueUrl {url!r} must be an SQS queue URL (https://…)")
 
 
+def key_unusable(member: str, key: str, error: KeyringError) -> Invalid:
+    """The error for an encryption key that cannot wrap a data key."""
+    reason = error.reason if isinstance(error, KmsKeyError) else str(error)
+    return Invalid(f"{member} {key} cannot be used: {reason}")
+
+
 def domain_exists(uow: UnitOfWork, arn: Arn) -> bool:
     """Tag resolver for `arn:…:profile:…:domains/NAME`."""
     parts = arn.resource.split("/")
@@ -55,8 +65,14 @@ def domain_exists(uow: UnitOfWork, arn: Arn) -> bool:
 
 
 class DomainService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, envelope: Envelope) -> None:
         self.store = store
+        self.envelope = envelope
+
+    def _wrap_domain_key(self, domain_id: int, default_encryption_key: str | None) -> None:
+        """Create the domain's data key now (or re-wrap it) as its DefaultEncryptionKey says: a KMS
+        key ARN must be usable; free text or none means the local keyring (see crypto_scope)."""
+        self.envelope.ensure_key(domain_scope(domain_id), kms_key_ref(default_encryption_key))
 
     def _get(self, uow: UnitOfWork, ctx: RequestContext, name: str) -> DomainRecord:
         record = uow.domains.get(ctx.account_id, ctx.region, name)
@@ -98,6 +114,16 @@ class DomainService:
                 uow.tags.put(domain_arn(ctx.region, ctx.account_id, name), tags)
         except IntegrityError:
             raise AlreadyExists(f"Domain {name} already exists") from None
+        if kms_key_ref(default_encryption_key):
+            # The data key's scope needs the domain's id, so the domain exists for this moment;
+            # an unusable KMS key removes it again and fails the call.
+            try:
+                self._wrap_domain_key(record.id, default_encryption_key)
+            except KeyringError as error:
+                with self.store.write() as uow:
+                    uow.domains.delete(record.id)
+                    uow.tags.delete_resource(domain_arn(ctx.region, ctx.account_id, name))
+                raise key_unusable("DefaultEncryptionKey", str(default_encryption_key), error) from None
         return Domain(record, dict(tags))
 
     def get(self, ctx: RequestContext, name: str) -> Domain:
@@ -111,6 +137,18 @@ class DomainService:
 
     def update(self, ctx: RequestContext, name: str, changes: DomainChanges) -> Domain:
         _check_queue_url(changes.dead_letter_queue_url)
+        if changes.default_encryption_key is not None:
+            # Re-wrap the domain's data key for the new key first, so an unusable one changes nothing.
+            current = self.record(ctx, name)
+            if (current.default_encryption_key or "") != changes.default_encryption_key:
+                try:
+                    self._wrap_domain_key(current.id, changes.default_encryption_key or None)
+                except KeyringError as error:
+                    new_key = changes.default_encryption_key
+                    if kms_key_ref(new_key) and (not isinstance(error, KmsKeyError) or error.arn == new_key):
+                        raise key_unusable("DefaultEncryptionKey", new_key, error) from None
+                    # The key that wraps the data key now cannot open it.
+                    raise Invalid(f"The data key of domain {name} cannot be re-wrapped: {error}") from None
         with self.store.write() as uow:
             record = self._get(uow, ctx, name)
             values: dict[str, Any] = {}

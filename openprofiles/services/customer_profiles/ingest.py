@@ -16,7 +16,7 @@ Unlike AWS, it is read-your-writes: when `ingest` returns, everything is committ
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,11 +25,13 @@ from typing import Any
 import orjson
 
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.crypto.kms import kms_key_ref
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher, object_type_scope
 from openprofiles.services.customer_profiles.document import ProfileDocument, Source
 from openprofiles.services.customer_profiles.normalize import index_form, normalize
 from openprofiles.services.customer_profiles.object_types import (
     ENTITY_KEYS,
+    STANDARD_OBJECT_IDS,
     TIMESTAMP_FIELD,
     KeySpec,
     ObjectType,
@@ -149,7 +151,10 @@ class IngestService:
         now: datetime,
     ) -> list[IngestResult]:
         results: list[IngestResult | None] = [None] * len(bodies)
-        cipher = DomainCipher(self.envelope, domain.id)
+        cipher = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
+        if otype.encryption_key:
+            # Load (or create) the object type's data key before the write transaction opens.
+            self.envelope.ensure_key(object_type_scope(domain.id, otype.name), kms_key_ref(otype.encryption_key))
         prepared: list[_Prepared] = []
         rejected: list[tuple[int, str, str]] = []
         for i, body in enumerate(bodies):
@@ -201,11 +206,18 @@ class _Batch:
         self.cipher = cipher
         self.now = now
         self.performed_by = performed_by
-        self.writer = ProfileWriter(uow, domain, cipher, now)
+        self.writer = ProfileWriter(
+            uow, domain, cipher, now,
+            indexed=lambda e: e.profile_id in self.index.get((e.key_name, e.value_index), ()),
+        )
         days = otype.expiration_days or domain.default_expiration_days or DEFAULT_EXPIRATION_DAYS
         self.expires_at = now + timedelta(days=days)
+        # An object type with its own EncryptionKey seals its payloads under its own data key, which
+        # that key wraps when it is a KMS key ARN (free text: the local keyring).
         self.payload_scope = object_type_scope(domain.id, otype.name) if otype.encryption_key else None
+        self.payload_key_ref = otype.encryption_key
         self.index: dict[tuple[str, bytes], set[str]] = {}
+        self.stored_keys: set[KeyEntry] = set()  # entries known to be in the index already
         self.objects: dict[bytes, ObjectRow] = {}
         self.entities: dict[str, dict[bytes, ObjectRow]] = {}
         self.new_objects: dict[tuple[str, bytes], NewObject] = {}
@@ -220,8 +232,9 @@ class _Batch:
                 if not key.lookup_only or key.profile:
                     wanted.setdefault(key.name, set()).add(index)
         for name, indexes in wanted.items():
-            for index, pid in self.uow.keys.lookup(self.domain.id, name, indexes):
+            for index, pid, source in self.uow.keys.lookup(self.domain.id, name, indexes):
                 self.index.setdefault((name, index), set()).add(pid)
+                self.stored_keys.add(KeyEntry(name, index, pid, source))
         self.objects = self.uow.objects.by_unique(self.domain.id, self.otype.name, {i.unique_index for i in items})
         for root in {r for i in items for r in i.entity_indexes}:
             indexes = {i.entity_indexes[root] for i in items if root in i.entity_indexes}
@@ -266,10 +279,13 @@ class _Batch:
         for key, index in item.keys:
             if key.lookup_only or (key.new_only and not created):
                 continue
-            entries.append(KeyEntry(key.name, index, profile_id, otype.name))
+            entry = KeyEntry(key.name, index, profile_id, otype.name)
+            if entry not in self.stored_keys:
+                entries.append(entry)
+                self.stored_keys.add(entry)
             self.index.setdefault((key.name, index), set()).add(profile_id)
         self.writer.add_keys(entries)
-        object_key = self._store_object(item, profile_id, entries)
+        object_key = self._store_object(item, profile_id)
         self._store_standard_objects(item, profile_id)
         if created:
             self.writer.history(profile_id, "CREATED", otype.name, self.performed_by, None, None)
@@ -302,7 +318,7 @@ class _Batch:
                     document.set_from_object("PhoneNumber", value, source)
 
     def _new_object(self, type_name: str, object_key: str, unique_index: bytes, payload: bytes, profile_id: str,
-                    timestamp: datetime | None, keys: Sequence[tuple[str, bytes]]) -> NewObject:
+                    timestamp: datetime | None) -> NewObject:
         return NewObject(
             profile_id=profile_id,
             object_type_name=type_name,
@@ -313,10 +329,9 @@ class _Batch:
             source_updated_at=timestamp,
             created_at=self.now,
             expires_at=self.expires_at,
-            keys=tuple(keys),
         )
 
-    def _store_object(self, item: _Prepared, profile_id: str, entries: Sequence[KeyEntry]) -> str:
+    def _store_object(self, item: _Prepared, profile_id: str) -> str:
         slot = (self.otype.name, item.unique_index)
         existing = self.objects.get(item.unique_index)
         pending = self.new_objects.get(slot) or (self.replaced[slot][1] if slot in self.replaced else None)
@@ -327,12 +342,9 @@ class _Batch:
             if existing.source_updated_at and item.timestamp and item.timestamp < existing.source_updated_at:
                 return object_key  # an older version never replaces a newer one
         else:
-            object_key = uuid.uuid4().hex
-        payload = self.cipher.seal(item.text.encode(), object_key.encode(), self.payload_scope)
-        obj = self._new_object(
-            self.otype.name, object_key, item.unique_index, payload, profile_id, item.timestamp,
-            [(e.key_name, e.value_index) for e in entries],
-        )
+            object_key = secrets.token_hex(16)
+        payload = self.cipher.seal(item.text.encode(), object_key.encode(), self.payload_scope, self.payload_key_ref)
+        obj = self._new_object(self.otype.name, object_key, item.unique_index, payload, profile_id, item.timestamp)
         if existing is not None:
             self.replaced[slot] = (existing.id, obj)
         else:
@@ -360,17 +372,17 @@ class _Batch:
                 current = orjson.loads(self.cipher.open(existing.payload, existing.object_key.encode()))
                 object_key = existing.object_key
             else:
-                object_key = uuid.uuid4().hex
+                object_key = secrets.token_hex(16)
             current.update(by_root.get(root, {}))
             text = orjson.dumps(current)
-            keys = [(ENTITY_KEYS[root], index)]
-            id_field = {"_asset": "AssetId", "_case": "CaseId", "_order": "OrderId"}[root]
+            # The entity key's value finds the owner by `_caseId` (etc.) too, as it filters ListProfileObjects.
+            self.writer.add_keys([KeyEntry(ENTITY_KEYS[root], index, profile_id, root)])
+            id_field = STANDARD_OBJECT_IDS[root]
             if current.get(id_field):
                 entity_index = self.cipher.index(index_form("STRING", str(current[id_field])))
-                keys.append((ENTITY_KEYS[root], entity_index))
                 self.writer.add_keys([KeyEntry(ENTITY_KEYS[root], entity_index, profile_id, root)])
             obj = self._new_object(root, object_key, index, self.cipher.seal(text, object_key.encode()), profile_id,
-                                   None, keys)
+                                   None)
             if existing is not None:
                 self.replaced[slot] = (existing.id, obj)
             else:
@@ -378,8 +390,7 @@ class _Batch:
 
     def flush(self) -> None:
         self.uow.objects.insert(self.domain.id, list(self.new_objects.values()))
-        for object_id, obj in self.replaced.values():
-            self.uow.objects.replace(self.domain.id, object_id, obj)
+        self.uow.objects.replace(list(self.replaced.values()))
         self.writer.flush()
         limit = self.otype.max_objects
         if limit:

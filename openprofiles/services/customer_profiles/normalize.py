@@ -57,6 +57,11 @@ def _e164(text: str, default_region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+#: A North American number already in E.164 whose national part does not start with the national
+#: prefix 1: phonenumbers gives it back unchanged, so parsing it can be skipped.
+_NANP_E164 = re.compile(r"\+1[02-9][0-9]{9}")
+
+
 @functools.lru_cache(maxsize=65536)
 def _phone(value: str, default_region: str) -> str:
     """E.164 of a number phonenumbers parses as a possible number (read in `default_region`
@@ -133,12 +138,12 @@ def normalize(content_type: str, value: str, default_region: str = "US") -> str:
     the text had one (and to their E.164 when those digits do parse, so this is idempotent).
     """
     if content_type == _PHONE:
-        return _phone(value, default_region)
+        return value if _NANP_E164.fullmatch(value) else _phone(value, default_region)
     return _rule(_STORED, content_type)(value)
 
 
 def index_form(content_type: str, value: str, default_region: str = "US") -> str:
     """The form of value that search and matching compare for this content type (see `normalize`)."""
     if content_type == _PHONE:
-        return _phone(value, default_region)
+        return value if _NANP_E164.fullmatch(value) else _phone(value, default_region)
     return _rule(_INDEXED, content_type)(value)

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.crypto.keyring import KeyringError
+from openprofiles.crypto.kms import kms_key_ref
 from openprofiles.services.arns import Arn, domain_arn
-from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
+from openprofiles.services.customer_profiles.crypto_scope import DomainCipher, object_type_scope
 from openprofiles.services.customer_profiles.document import STANDARD_KEYS
+from openprofiles.services.customer_profiles.domains import key_unusable
 from openprofiles.services.customer_profiles.object_types import (
     MAX_KEYS,
     MAX_OBJECT_TYPES,
@@ -81,6 +84,14 @@ class ObjectTypeService:
     def put(self, domain: DomainRecord, name: str, params: Mapping[str, Any], now: Any) -> StoredObjectType:
         definition = resolve_definition(name, params)
         compile_definition(name, definition, max_keys=self.max_keys)  # raises Invalid before storing
+        encryption_key = definition.get("EncryptionKey") or None
+        if encryption_key:
+            # The type's own data key, created (or re-wrapped) now: an unusable KMS key fails the call
+            # before anything is stored. Free text: the local keyring wraps it.
+            try:
+                self.envelope.ensure_key(object_type_scope(domain.id, name), kms_key_ref(encryption_key))
+            except KeyringError as error:
+                raise key_unusable("EncryptionKey", encryption_key, error) from None
         with self.store.write() as uow:
             if uow.object_types.get(domain.id, name) is None:
                 check_quota(uow.object_types.count(domain.id), self.max_object_types)
@@ -133,7 +144,7 @@ class ObjectTypeService:
         """Delete the type, its objects, the key values and profile fields that came only from it."""
         if name in STANDARD_OBJECTS:
             raise NotFound(f"Object type {name} does not exist in domain {domain.name}")
-        cipher = DomainCipher(self.envelope, domain.id)
+        cipher = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
         with self.store.write() as uow:
             uow.lock_domain(domain.id)
             if uow.object_types.get(domain.id, name) is None:
@@ -142,8 +153,8 @@ class ObjectTypeService:
             affected = uow.objects.profiles_with_type(domain.id, name)
             writer.load(affected)
             for profile_id in affected:
-                if writer.document(profile_id).clear_source(name):
-                    writer.changed(profile_id, writer.rows[profile_id].expires_at)
+                writer.document(profile_id).clear_source(name)
+                writer.reindex(profile_id)  # standard entries the removed ones stood in for
             uow.objects.delete_type(domain.id, name)
             uow.keys.remove_source(domain.id, name)
             writer.flush()

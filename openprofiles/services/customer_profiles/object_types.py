@@ -30,6 +30,14 @@ ENTITY_IDENTIFIERS = {"ASSET": "_asset", "CASE": "_case", "ORDER": "_order"}
 STANDARD_OBJECTS = ("_asset", "_case", "_order")
 #: The built-in search key of each standard object.
 ENTITY_KEYS = {"_asset": "_assetId", "_case": "_caseId", "_order": "_orderId"}
+#: The id field of each standard object.
+STANDARD_OBJECT_IDS = {"_asset": "AssetId", "_case": "CaseId", "_order": "OrderId"}
+#: ObjectFilter key names of the standard objects -> the field they compare.
+STANDARD_OBJECT_FILTERS = {
+    "_asset": {"_assetId": "AssetId", "_assetName": "AssetName", "_serialNumber": "SerialNumber"},
+    "_case": {"_caseId": "CaseId"},
+    "_order": {"_orderId": "OrderId"},
+}
 
 MAX_KEYS = 10
 MAX_OBJECT_TYPES = 100

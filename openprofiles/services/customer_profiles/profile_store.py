@@ -2,13 +2,13 @@
 
 Both the ingest engine and the profile API (CreateProfile, UpdateProfile, AddProfileKey, …)
 write profiles through `ProfileWriter`, so the search index of the standard keys (`_email`,
-`_phone`, `_account`, `_fullName`, `_profileId`) always matches the documents.
+`_phone`, `_account`, `_fullName`) always matches the documents.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
@@ -30,7 +30,16 @@ def open_document(cipher: DomainCipher, row: ProfileRow) -> ProfileDocument:
 class ProfileWriter:
     """Buffers profile writes of one transaction and applies them in bulk on `flush`."""
 
-    def __init__(self, uow: UnitOfWork, domain: DomainRecord, cipher: DomainCipher, now: datetime) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        domain: DomainRecord,
+        cipher: DomainCipher,
+        now: datetime,
+        indexed: Callable[[KeyEntry], bool] | None = None,
+    ) -> None:
+        """`indexed` tells whether the key index already finds this profile by an entry's key name
+        and value (from an object type's key): the standard entry is then not written twice."""
         self.uow = uow
         self.domain = domain
         self.cipher = cipher
@@ -42,6 +51,7 @@ class ProfileWriter:
         self.dirty: dict[str, datetime | None] = {}
         self.keys: list[KeyEntry] = []
         self.records: list[HistoryRow] = []
+        self.indexed = indexed or (lambda entry: False)
 
     def standard_entries(self, document: ProfileDocument) -> set[KeyEntry]:
         return {
@@ -62,7 +72,7 @@ class ProfileWriter:
         return profile_id in self.docs
 
     def create(self, expires_at: datetime | None) -> str:
-        profile_id = uuid.uuid4().hex
+        profile_id = secrets.token_hex(16)
         self.docs[profile_id] = ProfileDocument(profile_id)
         self.before[profile_id] = set()
         self.created.add(profile_id)
@@ -77,6 +87,12 @@ class ProfileWriter:
         """Mark a profile written; its retention starts again from now."""
         self.dirty[profile_id] = expires_at
 
+    def reindex(self, profile_id: str) -> None:
+        """Write every standard entry of the profile again (after entries of a source were removed)."""
+        self.load([profile_id])
+        self.before[profile_id] = set()
+        self.dirty.setdefault(profile_id, self.rows[profile_id].expires_at)
+
     def add_keys(self, entries: Iterable[KeyEntry]) -> None:
         self.keys.extend(entries)
 
@@ -89,7 +105,7 @@ class ProfileWriter:
         object_key: str | None,
         content: bytes | None,
     ) -> None:
-        record_id = uuid.uuid4().hex
+        record_id = secrets.token_hex(16)
         sealed = self.cipher.seal(content, record_id.encode()) if content is not None else None
         self.records.append(
             HistoryRow(record_id, profile_id, object_type_name, action, performed_by, object_key, sealed, self.now)
@@ -102,7 +118,7 @@ class ProfileWriter:
         for profile_id, expires_at in self.dirty.items():
             document = self.docs[profile_id]
             after = self.standard_entries(document)
-            add += after - self.before[profile_id]
+            add += [e for e in after - self.before[profile_id] if not self.indexed(e)]
             remove += self.before[profile_id] - after
             self.before[profile_id] = after
             sealed = self.cipher.seal(document.to_bytes(), profile_id.encode())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,8 +13,9 @@ import orjson
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
 from openprofiles.services.customer_profiles.document import ProfileDocument, flatten
-from openprofiles.services.customer_profiles.normalize import index_form
+from openprofiles.services.customer_profiles.normalize import index_form, normalize
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
+from openprofiles.services.customer_profiles.object_types import STANDARD_OBJECT_FILTERS
 from openprofiles.services.customer_profiles.profile_store import (
     DEFAULT_EXPIRATION_DAYS,
     ProfileWriter,
@@ -52,7 +53,7 @@ class ProfileService:
         self.object_types = object_types
 
     def _cipher(self, domain: DomainRecord) -> DomainCipher:
-        return DomainCipher(self.envelope, domain.id)
+        return DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
 
     def _expiry(self, domain: DomainRecord, now: datetime) -> datetime:
         return now + timedelta(days=domain.default_expiration_days or DEFAULT_EXPIRATION_DAYS)
@@ -72,7 +73,7 @@ class ProfileService:
             document = writer.document(profile_id)
             for path, value in flatten(fields):
                 document.set_by_hand(path, value)
-            writer.history(profile_id, "CREATED", "_profile", actor, None, document.to_bytes())
+            writer.history(profile_id, "CREATED", "_profile", actor, None, document.profile_json())
             writer.flush()
         return profile_id
 
@@ -88,7 +89,7 @@ class ProfileService:
             for path, value in flatten(fields):
                 document.set_by_hand(path, value)
             writer.changed(profile_id, self._expiry(domain, now))
-            writer.history(profile_id, "UPDATED", "_profile", actor, None, document.to_bytes())
+            writer.history(profile_id, "UPDATED", "_profile", actor, None, document.profile_json())
             writer.flush()
         return profile_id
 
@@ -155,16 +156,64 @@ class ProfileService:
         after: int | None,
         limit: int,
     ) -> list[StoredObject]:
+        """Up to `limit` objects of a type after row `after`; with a filter, those whose key has
+        one of the values (a profile holds at most a few thousand objects, so the filter reads them)."""
         cipher = self._cipher(domain)
-        indexed = None
-        if key_filter is not None:
-            name, values = key_filter
-            indexed = (name, list(self._index(domain, cipher, name, values)))
+        matches = self._filter(domain, cipher, object_type_name, key_filter) if key_filter else None
+        out: list[StoredObject] = []
         with self.store.read() as uow:
             if uow.profiles.get(domain.id, profile_id) is None:
                 raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
-            rows = uow.objects.for_profile(domain.id, profile_id, object_type_name, after, limit, indexed)
-        return [self._object(cipher, row) for row in rows]
+            while len(out) < limit:
+                rows = uow.objects.for_profile(domain.id, profile_id, object_type_name, after, max(limit, 100))
+                for row in rows:
+                    stored = self._object(cipher, row)
+                    if matches is None or matches(stored, row):
+                        out.append(stored)
+                        if len(out) == limit:
+                            break
+                if len(rows) < max(limit, 100):
+                    break
+                after = rows[-1].id
+        return out
+
+    def _filter(self, domain: DomainRecord, cipher: DomainCipher, object_type_name: str,
+                key_filter: tuple[str, Sequence[str]]) -> Callable[[StoredObject, ObjectRow], bool]:
+        """A predicate for ObjectFilter: standard objects by their id fields (or the entity key
+        that created them), other types by one of their keys, compared like the key's fields."""
+        name, values = key_filter
+        if object_type_name in STANDARD_OBJECT_FILTERS:
+            field = STANDARD_OBJECT_FILTERS[object_type_name].get(name)
+            if field is None:
+                known = ", ".join(STANDARD_OBJECT_FILTERS[object_type_name])
+                raise Invalid(f"ObjectFilter.KeyName {name!r} does not filter {object_type_name}; use one of {known}")
+            wanted = {index_form("STRING", v) for v in values}
+            indexes = {cipher.index(v) for v in wanted}
+
+            def standard(obj: StoredObject, row: ObjectRow) -> bool:
+                value = orjson.loads(obj.text).get(field)
+                return row.unique_index in indexes or (value is not None and index_form("STRING", str(value)) in wanted)
+
+            return standard
+        otype = self.object_types.resolve(domain, object_type_name)
+        key = next((k for k in otype.keys if k.name == name), None)
+        if key is None:
+            raise Invalid(f"ObjectFilter.KeyName {name!r} is not a key of object type {object_type_name}")
+        content_type = otype.key_content_type(key)
+        wanted = {index_form(content_type, v) for v in values}
+
+        def custom(obj: StoredObject, row: ObjectRow) -> bool:
+            record = orjson.loads(obj.text)
+            parts = []
+            for field_name in key.field_names:
+                spec = otype.fields[field_name]
+                raw = spec.source.evaluate(record)
+                if raw is None:
+                    return False
+                parts.append(index_form(spec.content_type, normalize(spec.content_type, raw)))
+            return "_".join(parts) in wanted
+
+        return custom
 
     def _object(self, cipher: DomainCipher, row: ObjectRow) -> StoredObject:
         text = cipher.open(row.payload, row.object_key.encode()).decode()

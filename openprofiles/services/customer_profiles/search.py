@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
-from openprofiles.services.customer_profiles.document import ProfileDocument
+from openprofiles.services.customer_profiles.document import PROFILE_ID_KEY, ProfileDocument
 from openprofiles.services.customer_profiles.normalize import index_form
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.customer_profiles.profile_store import open_document
@@ -47,7 +47,7 @@ class SearchService:
         limit: int,
     ) -> list[Found]:
         """Up to `limit` profiles after profile id `after`."""
-        cipher = DomainCipher(self.envelope, domain.id)
+        cipher = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
         content_types = self.object_types.key_content_types(domain)
         matches: list[dict[str, set[str]]] = []  # per key: profile id -> values that found it
         with self.store.read() as uow:
@@ -57,7 +57,10 @@ class SearchService:
                 for value in key.values:
                     by_index.setdefault(cipher.index(index_form(content_type, value)), []).append(value)
                 found: dict[str, set[str]] = {}
-                for index, profile_id in uow.keys.lookup(domain.id, key.name, by_index):
+                if key.name == PROFILE_ID_KEY:
+                    for profile_id in uow.profiles.get_many(domain.id, key.values):
+                        found[profile_id] = {profile_id}
+                for index, profile_id, _ in uow.keys.lookup(domain.id, key.name, by_index):
                     found.setdefault(profile_id, set()).update(by_index[index])
                 matches.append(found)
             if logical_and:

@@ -51,17 +51,13 @@ def upgrade() -> None:
     op.create_index("ix_profiles_expires_at", "profiles", ["expires_at"])
     op.create_table(
         "profile_keys",
-        sa.Column("id", _bigid, autoincrement=True, nullable=False),
         *_domain("profile_keys"),
         sa.Column("key_name", sa.String(64), nullable=False),
         sa.Column("value_index", sa.LargeBinary(32), nullable=False),
         sa.Column("profile_id", sa.String(32), nullable=False),
         sa.Column("source", sa.String(255), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_profile_keys"),
-        sa.UniqueConstraint(
-            "domain_id", "key_name", "value_index", "profile_id", "source",
-            name="uq_profile_keys_entry",
-        ),
+        sa.PrimaryKeyConstraint("domain_id", "key_name", "value_index", "profile_id", "source", name="pk_profile_keys"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_profile_keys_domain_id_profile_id", "profile_keys", ["domain_id", "profile_id"])
     op.create_table(
@@ -89,20 +85,6 @@ def upgrade() -> None:
         "ix_profile_objects_profile", "profile_objects", ["domain_id", "profile_id", "object_type_name", "id"]
     )
     op.create_index("ix_profile_objects_expires_at", "profile_objects", ["expires_at"])
-    op.create_table(
-        "object_keys",
-        sa.Column("id", _bigid, autoincrement=True, nullable=False),
-        sa.Column("object_id", _bigid, nullable=False),
-        *_domain("object_keys"),
-        sa.Column("key_name", sa.String(64), nullable=False),
-        sa.Column("value_index", sa.LargeBinary(32), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_object_keys"),
-        sa.ForeignKeyConstraint(
-            ["object_id"], ["profile_objects.id"], name="fk_object_keys_object_id_profile_objects", ondelete="CASCADE"
-        ),
-    )
-    op.create_index("ix_object_keys_lookup", "object_keys", ["domain_id", "key_name", "value_index"])
-    op.create_index("ix_object_keys_object_id", "object_keys", ["object_id"])
     op.create_table(
         "profile_history",
         sa.Column("id", _bigid, autoincrement=True, nullable=False),
@@ -139,6 +121,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("dead_letters", "profile_history", "object_keys", "profile_objects", "profile_keys", "profiles",
+    for table in ("dead_letters", "profile_history", "profile_objects", "profile_keys", "profiles",
                   "object_types"):
         op.drop_table(table)

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""In-process batch ingest throughput, beside the reference loop, on the same records.
+
+    python benchmarks/ingest.py [--records 1000000] [--batch 10000] [--database-url URL]
+
+Records come from `records()` in ../shared/bench/reference.py (30% repeat customers). They are
+mapped by an object type with a UNIQUE key and three PROFILE keys (_account, _email, _phone),
+with encryption and history on, through the same IngestService that PutProfileObject uses.
+Prints records/s overall and for the first and last 20%, peak memory, and the ratios to the
+reference loop (target: ≥ 0.5× the reference, last 20% ≥ 0.6× the first 20%, peak < 1 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent / "shared" / "bench"))
+
+import reference  # noqa: E402  (the yardstick beside the project)
+
+from openprofiles.app import build_runtime  # noqa: E402
+from openprofiles.services.context import RequestContext  # noqa: E402
+from openprofiles.settings import Settings  # noqa: E402
+
+OBJECT_TYPE = {
+    "Description": "CRM customers",
+    "AllowProfileCreation": True,
+    "Fields": {
+        "seq": {"Source": "_source.Attributes.seq", "Target": "_profile.Attributes.seq"},
+        "account": {"Source": "_source.AccountNumber", "Target": "_profile.AccountNumber"},
+        "email": {"Source": "_source.EmailAddress", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
+        "phone": {"Source": "_source.PhoneNumber", "Target": "_profile.PhoneNumber", "ContentType": "PHONE_NUMBER"},
+        "first": {"Source": "_source.FirstName", "Target": "_profile.FirstName", "ContentType": "NAME"},
+        "last": {"Source": "_source.LastName", "Target": "_profile.LastName", "ContentType": "NAME"},
+        "city": {"Source": "_source.Address.City", "Target": "_profile.Address.City"},
+        "postal": {"Source": "_source.Address.PostalCode", "Target": "_profile.Address.PostalCode"},
+        "tier": {"Source": "_source.Attributes.tier", "Target": "_profile.Attributes.tier"},
+    },
+    "Keys": {
+        "crmSeq": [{"StandardIdentifiers": ["UNIQUE"], "FieldNames": ["seq"]}],
+        "_account": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["account"]}],
+        "_email": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}],
+        "_phone": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["phone"]}],
+    },
+}
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_ours(records: list[str], database_url: str | None, data_dir: Path, batch: int) -> list[tuple[int, float]]:
+    """Ingest all records; returns (records done, elapsed seconds) after each batch."""
+    runtime = build_runtime(Settings(data_dir=data_dir, database_url=database_url))
+    now = datetime.now(UTC)
+    ctx = RequestContext("000000000000", "us-east-1", "bench", "bench", now)
+    runtime.domains.create(ctx, "bench", default_expiration_days=365, default_encryption_key=None,
+                           dead_letter_queue_url=None, settings={}, tags={})
+    domain = runtime.domains.record(ctx, "bench")
+    otype = runtime.object_types.put(domain, "crm", OBJECT_TYPE, now).object_type
+    marks = []
+    start = time.perf_counter()
+    for i in range(0, len(records), batch):
+        results = runtime.ingest.ingest(domain, otype, records[i : i + batch], source="bench",
+                                        performed_by="bench", now=now)
+        rejected = [r.rejected for r in results if r.rejected]
+        if rejected:
+            raise SystemExit(f"unexpected rejections: {rejected[:3]}")
+        marks.append((i + len(results), time.perf_counter() - start))
+    with runtime.store.read() as uow:
+        profiles = uow.profiles.count(domain.id)
+    print(f"  profiles created: {profiles:,}")
+    runtime.close()
+    return marks
+
+
+def rate_between(marks: list[tuple[int, float]], lo: float, hi: float) -> float:
+    """records/s between the marks nearest to fractions lo and hi of the run."""
+    total = marks[-1][0]
+    a = min(marks, key=lambda m: abs(m[0] - lo * total)) if lo > 0 else (0, 0.0)
+    b = min(marks, key=lambda m: abs(m[0] - hi * total))
+    return (b[0] - a[0]) / (b[1] - a[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None, help="default: SQLite on disk in a temp dir")
+    args = parser.parse_args()
+
+    records, persons = reference.records(args.records)
+    print(f"{args.records:,} records, {persons:,} distinct persons")
+    workdir = Path(tempfile.mkdtemp(prefix="openprofiles-bench-"))
+
+    ref_rate = reference.ingest(records, str(workdir / "reference.db"), batch=args.batch)
+    print(f"reference loop: {ref_rate:,.0f} records/s")
+    os.environ.pop("OPENPROFILES_MASTER_KEY", None)
+    marks = run_ours(records, args.database_url, workdir / "data", args.batch)
+    total = marks[-1][0] / marks[-1][1]
+    first, last = rate_between(marks, 0, 0.2), rate_between(marks, 0.8, 1.0)
+    print(f"openprofiles:   {total:,.0f} records/s  ({total / ref_rate:.2f}x reference; target >= 0.5x)")
+    print(f"  first 20%: {first:,.0f} records/s, last 20%: {last:,.0f} records/s "
+          f"(last/first {last / first:.2f}; target >= 0.6)")
+    print(f"  peak memory (whole process, incl. the records and the reference run): {peak_rss_mib():,.0f} MiB "
+          "(target < 1024)")
+
+
+if __name__ == "__main__":
+    main()

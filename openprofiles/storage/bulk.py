@@ -1,0 +1,74 @@
+"""Bulk writes straight through the driver's executemany: the ingest hot path.
+
+SQLAlchemy's per-row parameter processing costs more than the database work for batches of
+tens of thousands of rows, so these helpers bind plain tuples themselves: timestamps in the form
+SQLAlchemy stores them on each dialect, everything else as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _bound(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Rows with timestamps in SQLAlchemy's SQLite storage form (PostgreSQL takes datetimes)."""
+    if conn.dialect.name != "sqlite" or not rows:
+        return [tuple(row) for row in rows]
+    positions = [i for i, v in enumerate(rows[0]) if isinstance(v, datetime)]
+    positions += [i for row in rows[1:2] for i, v in enumerate(row) if isinstance(v, datetime) and i not in positions]
+    if not positions:
+        return [tuple(row) for row in rows]
+    memo: dict[datetime, str] = {}
+
+    def text(value: Any) -> Any:
+        if not isinstance(value, datetime):
+            return value
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = value.astimezone(UTC).strftime(_SQLITE_TIME)
+        return found
+
+    out: list[Sequence[Any]] = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            values[i] = text(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def _marker(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                *, ignore_duplicates: bool = False) -> None:
+    """INSERT many rows given as tuples in `columns` order; optionally skip unique conflicts."""
+    if not rows:
+        return
+    marks = ", ".join(_marker(conn) for _ in columns)
+    names = ", ".join(columns)
+    if ignore_duplicates and conn.dialect.name == "sqlite":
+        sql = f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES ({marks})"
+    elif ignore_duplicates:
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    else:
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+    conn.exec_driver_sql(sql, _bound(conn, rows))
+
+
+def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], where_columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """UPDATE many rows; each tuple holds the new values, then the values of `where_columns`."""
+    if not rows:
+        return
+    mark = _marker(conn)
+    sets = ", ".join(f"{c} = {mark}" for c in set_columns)
+    where = " AND ".join(f"{c} = {mark}" for c in where_columns)
+    conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, rows))

@@ -239,3 +239,127 @@ def keys_revoke(access_key_id: str, data_dir: Path, database_url: str | None) ->
     finally:
         runtime.close()
     click.echo(f"Revoked {access_key_id}")
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """Objects that could not be ingested, with the reason."""
+
+
+def _domain_id(runtime: Runtime, account_id: str, region: str, name: str | None) -> int | None:
+    if name is None:
+        return None
+    with runtime.store.read() as uow:
+        domain = uow.domains.get(account_id, region, name)
+    if domain is None:
+        raise click.ClickException(f"Domain {name} does not exist for account {account_id} in {region}")
+    return domain.id
+
+
+@dead_letters.command("list")
+@click.option("--domain", "domain_name", default=None, help="Only this domain's letters.")
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--after", type=int, default=None, help="Only letters with a larger id (paging).")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@storage_options
+def dead_letters_list(domain_name: str | None, account_id: str, region: str, after: int | None, limit: int,
+                      as_json: bool, data_dir: Path, database_url: str | None) -> None:
+    """List dead letters (without their payloads)."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        letters = runtime.dead_letters.page(_domain_id(runtime, account_id, region, domain_name), after, limit)
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps([_letter_json(letter) for letter in letters]))
+        return
+    table = Table("Id", "ObjectType", "Source", "Reason", "Queue", "Created", "Redriven")
+    for letter in letters:
+        table.add_row(str(letter.id), letter.object_type_name, letter.source, letter.reason, letter.queue_state,
+                      letter.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      letter.redriven_at.strftime("%Y-%m-%d %H:%M:%S") if letter.redriven_at else "")
+    Console().print(table)
+
+
+def _letter_json(letter: Any) -> dict[str, Any]:
+    out = {
+        "Id": letter.id,
+        "ObjectTypeName": letter.object_type_name,
+        "Source": letter.source,
+        "Reason": letter.reason,
+        "QueueState": letter.queue_state,
+        "QueueAttempts": letter.queue_attempts,
+        "QueueError": letter.queue_error,
+        "CreatedAt": letter.created_at.isoformat(),
+        "RedrivenAt": letter.redriven_at.isoformat() if letter.redriven_at else None,
+    }
+    if letter.payload is not None:
+        out["Object"] = letter.payload
+    return out
+
+
+@dead_letters.command("show")
+@click.argument("letter_id", type=int)
+@storage_options
+def dead_letters_show(letter_id: int, data_dir: Path, database_url: str | None) -> None:
+    """Show one dead letter with its (decrypted) object."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        letter = runtime.dead_letters.get(letter_id)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        runtime.close()
+    click.echo(json.dumps(_letter_json(letter), indent=2))
+
+
+@dead_letters.command("redrive")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@storage_options
+def dead_letters_redrive(letter_ids: tuple[int, ...], data_dir: Path, database_url: str | None) -> None:
+    """Ingest letters' objects again with the current object types (after fixing the mapping)."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    failed = 0
+    try:
+        for letter_id in letter_ids:
+            try:
+                result = runtime.dead_letters.redrive(letter_id, runtime.ingest, runtime.object_types)
+            except ServiceError as error:
+                click.echo(f"{letter_id}: {error.message}", err=True)
+                failed += 1
+                continue
+            if result.rejected:
+                click.echo(f"{letter_id}: rejected again: {result.rejected}", err=True)
+                failed += 1
+            else:
+                click.echo(f"{letter_id}: ingested as {result.object_key} (profile {result.profile_id})")
+    finally:
+        runtime.close()
+    if failed:
+        raise SystemExit(1)
+
+
+@dead_letters.command("flush")
+@storage_options
+def dead_letters_flush(data_dir: Path, database_url: str | None) -> None:
+    """Send letters still pending to their domains' SQS queues now."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        sent = runtime.dead_letters.flush()
+    finally:
+        runtime.close()
+    click.echo(f"Sent {sent} dead letters")
+
+
+@main.command()
+@storage_options
+def expire(data_dir: Path, database_url: str | None) -> None:
+    """Remove expired profiles and objects now (serve does this every hour)."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        result = runtime.expiry.sweep()
+    finally:
+        runtime.close()
+    click.echo(f"Removed {result.profiles} profiles and {result.objects} objects")

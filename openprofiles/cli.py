@@ -17,6 +17,7 @@ from rich.table import Table
 from openprofiles import __version__
 from openprofiles.app import Runtime, build_runtime, create_app
 from openprofiles.crypto.keyring import KeyringError
+from openprofiles.crypto.rotation import rotate_master
 from openprofiles.services.access_keys import AccessKey
 from openprofiles.services.errors import ServiceError
 from openprofiles.settings import AUTH_MODES, Settings, is_loopback
@@ -239,6 +240,45 @@ def keys_revoke(access_key_id: str, data_dir: Path, database_url: str | None) ->
     finally:
         runtime.close()
     click.echo(f"Revoked {access_key_id}")
+
+
+@keys.command("rotate-master")
+@storage_options
+def keys_rotate_master(data_dir: Path, database_url: str | None) -> None:
+    """Make a new master key current and re-wrap the data keys with it, without downtime."""
+    settings = _settings(data_dir, database_url)
+    runtime = _runtime(settings)
+    try:
+        result = rotate_master(runtime.db, settings.data_dir, settings.master_key)
+    except KeyringError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        runtime.close()
+    previous = ", ".join(result.previous_key_ids) or "none"
+    summary = (
+        f"Master key rotated: {result.new_key_id} is now current (previous: {previous}).\n"
+        f"Re-wrapped {result.rewrapped} data keys; {result.kms_wrapped} wrapped by AWS KMS keys were left as they are."
+    )
+    if result.still_on_previous:
+        summary += (
+            f"\n{result.still_on_previous} data keys are still wrapped by a previous key; they open while it stays "
+            "configured. Run rotate-master again after every process has restarted."
+        )
+    if result.key_file is not None:
+        click.echo(summary)
+        click.echo(
+            f"Wrote {result.key_file} (new key first, then the previous ones). Keep them all; running servers "
+            "pick it up by themselves."
+        )
+        return
+    click.echo(summary, err=True)
+    click.echo(
+        "master.key was not written (OPENPROFILES_MASTER_KEY is set). Set OPENPROFILES_MASTER_KEY to the value "
+        "below in every process and restart them now: a process still on the old value cannot open data keys "
+        "it has not loaded yet. Shown only once.",
+        err=True,
+    )
+    click.echo(result.env_value)
 
 
 @main.group("dead-letters")

@@ -238,3 +238,22 @@ def test_settings_repr_hides_secrets() -> None:
     assert "c2VjcmV0" not in repr(settings)
     assert settings.database_kind == "postgresql"
     assert Settings(data_dir=Path("/x")).resolved_database_url == "sqlite:////x/openprofiles.db"
+
+
+def test_rotate_master_from_the_command_line(tmp_path: Path) -> None:
+    """`keys rotate-master` re-wraps data keys; keys created before still sign requests after."""
+    from tests.harness import cli as run_cli
+
+    created = json.loads(run_cli("keys", "create", "--json", "--data-dir", str(tmp_path)).stdout)
+    before = (tmp_path / "master.key").read_text().split()
+    out = run_cli("keys", "rotate-master", "--data-dir", str(tmp_path))
+    assert "Master key rotated" in out.stdout and "Re-wrapped 1 data keys" in out.stdout
+    after = (tmp_path / "master.key").read_text().split()
+    assert len(after) == 2 and after[1] == before[0]
+    from openprofiles.app import build_runtime
+    from openprofiles.settings import Settings
+
+    runtime = build_runtime(Settings(data_dir=tmp_path))
+    key = runtime.access_keys.lookup(created["AccessKeyId"])
+    runtime.close()
+    assert key is not None and key.secret_access_key == created["SecretAccessKey"]

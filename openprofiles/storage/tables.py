@@ -97,6 +97,7 @@ domains = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("account_id", "region", "name"),
+    sqlite_autoincrement=True,  # a deleted domain's id (and so its data key scope) is never reused
 )
 
 tags = Table(

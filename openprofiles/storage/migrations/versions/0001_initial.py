@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
         sa.Column("scope", sa.String(300), nullable=False),
         sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
-        sa.Column("master_key_id", sa.String(64), nullable=False),
+        sa.Column("master_key_id", sa.String(2048), nullable=False),
         sa.Column("created_at", _ts, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_data_keys"),
         sa.UniqueConstraint("scope", name="uq_data_keys_scope"),
@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("last_updated_at", _ts, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_domains"),
         sa.UniqueConstraint("account_id", "region", "name", name="uq_domains_account_id_region_name"),
+        sqlite_autoincrement=True,  # a deleted domain's id (and so its data key scope) is never reused
     )
     op.create_table(
         "tags",

@@ -36,6 +36,7 @@ from openprofiles.services.tags import TagService
 from openprofiles.settings import Settings
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
+from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         object_types=object_types,
         profiles=ProfileService(store, envelope, object_types),
         ingest=IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background),
-        search=SearchService(store, envelope, object_types),
+        search=SearchService(store, envelope, object_types, FastReader(db)),
         expiry=ExpiryService(store, clock),
         dead_letters=dead_letters,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from openprofiles.storage.object_types import ObjectTypeRecord
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: Content types of the built-in search keys.
+CONTENT_TYPES_TTL = 5.0
 BUILT_IN_KEYS = {name: content_type for name, (content_type, _) in STANDARD_KEYS.items()} | {
     "_fullName": "NAME",
     "_profileId": "STRING",
@@ -64,6 +66,7 @@ class ObjectTypeService:
         self.max_keys = max_keys
         self.max_object_types = max_object_types
         self._compiled: dict[tuple[int, str], ObjectType] = {}
+        self._content_types: dict[int, tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
     def _compile(self, record: ObjectTypeRecord) -> ObjectType:
@@ -96,6 +99,7 @@ class ObjectTypeService:
             if uow.object_types.get(domain.id, name) is None:
                 check_quota(uow.object_types.count(domain.id), self.max_object_types)
             record = uow.object_types.put(domain.id, name, definition, now)
+            self._content_types.pop(domain.id, None)
             arn = object_type_arn(domain, name)
             if params.get("Tags"):
                 uow.tags.put(arn, params["Tags"])
@@ -133,11 +137,18 @@ class ObjectTypeService:
         return [self._compile(r) for r in records]
 
     def key_content_types(self, domain: DomainRecord) -> dict[str, str]:
-        """How values of each searchable key compare: built-in keys, then the object types' keys."""
+        """How values of each searchable key compare: built-in keys, then the object types' keys.
+
+        Remembered for CONTENT_TYPES_TTL seconds (this process forgets at once when it changes an
+        object type; another process's change is seen within the TTL)."""
+        cached = self._content_types.get(domain.id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         types = dict(BUILT_IN_KEYS)
         for otype in self.all(domain):
             for name, content_type in otype.content_types.items():
                 types.setdefault(name, content_type)
+        self._content_types[domain.id] = (time.monotonic() + CONTENT_TYPES_TTL, types)
         return types
 
     def delete(self, domain: DomainRecord, name: str, now: Any) -> None:
@@ -162,3 +173,4 @@ class ObjectTypeService:
             uow.tags.delete_resource(object_type_arn(domain, name))
         with self._lock:
             self._compiled.pop((domain.id, name), None)
+            self._content_types.pop(domain.id, None)

@@ -52,6 +52,7 @@ class ProfileWriter:
         self.keys: list[KeyEntry] = []
         self.records: list[HistoryRow] = []
         self.indexed = indexed or (lambda entry: False)
+        self.rewrite: set[str] = set()
 
     def standard_entries(self, document: ProfileDocument) -> set[KeyEntry]:
         return {
@@ -90,7 +91,7 @@ class ProfileWriter:
     def reindex(self, profile_id: str) -> None:
         """Write every standard entry of the profile again (after entries of a source were removed)."""
         self.load([profile_id])
-        self.before[profile_id] = set()
+        self.rewrite.add(profile_id)
         self.dirty.setdefault(profile_id, self.rows[profile_id].expires_at)
 
     def add_keys(self, entries: Iterable[KeyEntry]) -> None:
@@ -118,7 +119,9 @@ class ProfileWriter:
         for profile_id, expires_at in self.dirty.items():
             document = self.docs[profile_id]
             after = self.standard_entries(document)
-            add += [e for e in after - self.before[profile_id] if not self.indexed(e)]
+            # A rewritten profile gets all its entries again, but still loses those no longer true.
+            new = after if profile_id in self.rewrite else after - self.before[profile_id]
+            add += [e for e in new if not self.indexed(e)]
             remove += self.before[profile_id] - after
             self.before[profile_id] = after
             sealed = self.cipher.seal(document.to_bytes(), profile_id.encode())
@@ -132,6 +135,7 @@ class ProfileWriter:
         self.uow.keys.add(self.domain.id, add)
         self.uow.history.add(self.domain.id, self.records)
         self.created.clear()
+        self.rewrite.clear()
         self.dirty.clear()
         self.keys.clear()
         self.records.clear()

@@ -15,8 +15,8 @@ from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
 from openprofiles.services.customer_profiles.document import PROFILE_ID_KEY, ProfileDocument
 from openprofiles.services.customer_profiles.normalize import index_form
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.customer_profiles.profile_store import open_document
 from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store
 
 
@@ -33,10 +33,19 @@ class Found:
 
 
 class SearchService:
-    def __init__(self, store: Store, envelope: Envelope, object_types: ObjectTypeService) -> None:
+    def __init__(self, store: Store, envelope: Envelope, object_types: ObjectTypeService, reader: FastReader) -> None:
         self.store = store
         self.envelope = envelope
         self.object_types = object_types
+        self.reader = reader
+        self._ciphers: dict[tuple[int, str | None], DomainCipher] = {}
+
+    def _cipher(self, domain: DomainRecord) -> DomainCipher:
+        slot = (domain.id, domain.default_encryption_key)
+        cipher = self._ciphers.get(slot)
+        if cipher is None:
+            cipher = self._ciphers[slot] = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
+        return cipher
 
     def search(
         self,
@@ -47,10 +56,10 @@ class SearchService:
         limit: int,
     ) -> list[Found]:
         """Up to `limit` profiles after profile id `after`."""
-        cipher = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
+        cipher = self._cipher(domain)
         content_types = self.object_types.key_content_types(domain)
         matches: list[dict[str, set[str]]] = []  # per key: profile id -> values that found it
-        with self.store.read() as uow:
+        with self.reader.session() as session:
             for key in keys:
                 content_type = content_types.get(key.name, "STRING")
                 by_index: dict[bytes, list[str]] = {}
@@ -58,9 +67,9 @@ class SearchService:
                     by_index.setdefault(cipher.index(index_form(content_type, value)), []).append(value)
                 found: dict[str, set[str]] = {}
                 if key.name == PROFILE_ID_KEY:
-                    for profile_id in uow.profiles.get_many(domain.id, key.values):
+                    for profile_id in session.existing(domain.id, key.values):
                         found[profile_id] = {profile_id}
-                for index, profile_id, _ in uow.keys.lookup(domain.id, key.name, by_index):
+                for index, profile_id in session.lookup(domain.id, key.name, list(by_index)):
                     found.setdefault(profile_id, set()).update(by_index[index])
                 matches.append(found)
             if logical_and:
@@ -68,16 +77,17 @@ class SearchService:
             else:
                 ids = set().union(*matches)
             page = sorted(pid for pid in ids if after is None or pid > after)[:limit]
-            rows = uow.profiles.get_many(domain.id, page)
+            documents = session.documents(domain.id, page) if page else {}
         results = []
         for profile_id in page:
-            row = rows.get(profile_id)
-            if row is None:
+            sealed = documents.get(profile_id)
+            if sealed is None:
                 continue
             found_by = [
                 SearchKey(key.name, key.values if logical_and else tuple(sorted(found[profile_id])))
                 for key, found in zip(keys, matches, strict=True)
                 if profile_id in found
             ]
-            results.append(Found(open_document(cipher, row), found_by))
+            document = ProfileDocument.from_bytes(profile_id, cipher.open(sealed, profile_id.encode()))
+            results.append(Found(document, found_by))
         return results

@@ -57,7 +57,7 @@ OBJECT_TYPE = {
 def identity(i: int) -> dict[str, str]:
     """The same identities the reference search loop uses."""
     return {"_email": f"{i * 2654435761 % 2**32:08x}.{i}@example.com",
-            "_phone": "+1%010d" % (i * 7919 % 10**10), "_account": "ACC%012d" % (i * 104729 % 10**12)}
+            "_phone": f"+1{i * 7919 % 10**10:010d}", "_account": f"ACC{i * 104729 % 10**12:012d}"}
 
 
 def percentile(values: list[float], q: float) -> float:

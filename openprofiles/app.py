@@ -12,7 +12,8 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from openprofiles import __version__
 from openprofiles.api.auth import Authenticator
@@ -97,7 +98,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime) -> Root:
     """The HTTP application: `/health` and the AWS API of both services."""
     pages = PageTokens(runtime.keyring.derive("page-tokens"))
     api = ApiApp(
@@ -131,7 +132,25 @@ def create_app(runtime: Runtime) -> Starlette:
             yield
             tasks.cancel_scope.cancel()
 
-    return Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/", app=api)], lifespan=lifespan)
+    web = Starlette(routes=[Route("/health", health, methods=["GET"])], lifespan=lifespan)
+    return Root(web, api)
+
+
+class Root:
+    """The ASGI entry point: the service's own pages (`/health`) to Starlette, every other HTTP
+    request to the AWS API as it came (any path, even one a route pattern would not match)."""
+
+    WEB_PATHS = frozenset({"/health"})
+
+    def __init__(self, web: Starlette, api: ApiApp) -> None:
+        self.web = web
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.WEB_PATHS:
+            await self.api(scope, receive, send)
+        else:
+            await self.web(scope, receive, send)
 
 
 async def _sweep_periodically(runtime: Runtime) -> None:

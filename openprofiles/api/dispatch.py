@@ -41,6 +41,7 @@ class HttpRequest:
     raw_query: str
     headers: list[tuple[str, str]]
     body: bytes
+    too_large: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,9 @@ class ApiApp:
             raw_query=scope.get("query_string", b"").decode("latin-1"),
             headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
             body=b"".join(chunks) if size <= MAX_BODY else b"",
+            too_large=size > MAX_BODY,
         )
-        if size > MAX_BODY:
-            response = self._error(self.default_service, ValidationFailed("The request body is too large"), "")
-        else:
-            response = await anyio.to_thread.run_sync(self.handle, request)
+        response = await anyio.to_thread.run_sync(self.handle, request)
         await send(
             {
                 "type": "http.response.start",
@@ -114,6 +113,8 @@ class ApiApp:
                 found = self.router.service_for_path(request.method, request.raw_path)
             if found is not None:
                 service = found
+            if request.too_large:
+                raise ValidationFailed(f"The request body is larger than {MAX_BODY // (1024 * 1024)} MiB")
             caller = self.authenticator.authenticate(
                 scope, request.method, request.raw_path, request.raw_query, request.headers, request.body
             )

@@ -64,7 +64,7 @@ def test_domain_error_maps_to_modeled_exception(app: ApiApp) -> None:
 
 
 def test_unknown_path_and_method(app: ApiApp) -> None:
-    status, headers, body = call(app, "GET", "/no/such/thing")
+    status, headers, _ = call(app, "GET", "/no/such/thing")
     assert status == 404 and headers["x-amzn-ErrorType"] == "UnknownOperationException"
     status, _, _ = call(app, "PATCH", "/domains/d1")
     assert status == 404

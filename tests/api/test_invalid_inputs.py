@@ -534,11 +534,6 @@ def test_corruption_kinds_are_exercised() -> None:
     assert expected <= kinds, expected - kinds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openprofiles/app.py mounts the API with Mount('/'), whose `.*` path regex does not match "
-    "a decoded newline: Starlette answers a plain-text 404 before the API sees the request",
-)
 def test_newline_in_path_label_is_a_validation_error(senders: tuple[Boto3Sender, RawSender]) -> None:
     boto3_sender, _ = senders
     op = SERVICES["customer-profiles"].operations["GetDomain"]
@@ -569,11 +564,6 @@ def test_nul_character_is_a_validation_error(
     _assert_validation_error(op, boto3_sender.send(op, params), corruption)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openprofiles/api/dispatch.py renders an oversized body with the default service "
-    "(customer-profiles: BadRequestException, `Message`) even for AppFlow requests",
-)
 def test_oversized_appflow_body_is_a_validation_exception(senders: tuple[Boto3Sender, RawSender]) -> None:
     _, raw_sender = senders
     op = SERVICES["appflow"].operations["CreateFlow"]

@@ -62,8 +62,10 @@ class Runtime:
     search: SearchService
     expiry: ExpiryService
     dead_letters: DeadLetterService
+    reader: FastReader
 
     def close(self) -> None:
+        self.reader.close()
         self.db.dispose()
 
 
@@ -78,6 +80,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     tags = TagService(store)
     tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
     object_types = ObjectTypeService(store, envelope)
+    reader = FastReader(db)
     dead_letters = DeadLetterService(store, envelope, clock)
     return Runtime(
         settings=settings,
@@ -92,9 +95,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         object_types=object_types,
         profiles=ProfileService(store, envelope, object_types),
         ingest=IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background),
-        search=SearchService(store, envelope, object_types, FastReader(db)),
+        search=SearchService(store, envelope, object_types, reader),
         expiry=ExpiryService(store, clock),
         dead_letters=dead_letters,
+        reader=reader,
     )
 
 

@@ -6,6 +6,7 @@ microseconds on an indexed key), so these two reads use fixed SQL on a pooled DB
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -60,25 +61,51 @@ class FastReadSession:
 
 
 class FastReader:
+    """Fast read sessions. On SQLite each thread keeps its own connection (opening one per search
+    would cost more than the search); on PostgreSQL connections come from the engine's pool."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.marker = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
+        self._local = threading.local()
+        self._kept: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _sqlite_connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.db.engine.raw_connection()
+            conn.detach()  # ours for this thread's lifetime, not the pool's
+            self._local.conn = conn
+            with self._lock:
+                self._kept.append(conn)
+        return conn
 
     @contextmanager
     def session(self) -> Iterator[FastReadSession]:
-        """One pooled connection, read in one transaction (a consistent view on both databases)."""
-        conn = self.db.engine.raw_connection()
-        try:
-            cursor = conn.cursor()
-            if self.db.dialect == "sqlite":
-                cursor.execute("BEGIN")
+        """Reads in one transaction (a consistent view of the key index and the profiles)."""
+        if self.db.dialect == "sqlite":
+            cursor = self._sqlite_connection().cursor()
+            cursor.execute("BEGIN")
             try:
                 yield FastReadSession(cursor, self.marker)
             finally:
-                if self.db.dialect == "sqlite":
-                    cursor.execute("ROLLBACK")
-                else:
-                    conn.rollback()
+                cursor.execute("ROLLBACK")
+                cursor.close()
+            return
+        conn = self.db.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                yield FastReadSession(cursor, self.marker)
+            finally:
+                conn.rollback()
                 cursor.close()
         finally:
             conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._kept:
+                conn.close()
+            self._kept.clear()

@@ -343,6 +343,9 @@ class _Batch:
                 return object_key  # an older version never replaces a newer one
         else:
             object_key = secrets.token_hex(16)
+        previous = pending or existing
+        if previous is not None:
+            self._moved(previous.profile_id, profile_id, [(self.otype.unique_key.name, item.unique_index, self.otype.name)])
         payload = self.cipher.seal(item.text.encode(), object_key.encode(), self.payload_scope, self.payload_key_ref)
         obj = self._new_object(self.otype.name, object_key, item.unique_index, payload, profile_id, item.timestamp)
         if existing is not None:
@@ -350,6 +353,20 @@ class _Batch:
         else:
             self.new_objects[slot] = obj
         return object_key
+
+    def _moved(self, old: str, new: str, keys: Sequence[tuple[str, bytes, str]]) -> None:
+        """An object (or standard object) that changes profile takes the key values identifying it
+        along: the old profile is no longer found by them."""
+        if old == new:
+            return
+        stale = {KeyEntry(name, index, old, source) for name, index, source in keys}
+        self.uow.keys.remove(self.domain.id, list(stale))
+        self.writer.keys = [e for e in self.writer.keys if e not in stale]
+        self.stored_keys -= stale
+        for entry in stale:
+            if not any(e.key_name == entry.key_name and e.value_index == entry.value_index and e.profile_id == old
+                       for e in self.stored_keys):
+                self.index.get((entry.key_name, entry.value_index), set()).discard(old)
 
     def _store_standard_objects(self, item: _Prepared, profile_id: str) -> None:
         """Create or update the asset, case or order the object's entity key identifies."""
@@ -373,11 +390,17 @@ class _Batch:
                 object_key = existing.object_key
             else:
                 object_key = secrets.token_hex(16)
+            id_field = STANDARD_OBJECT_IDS[root]
+            previous = pending or existing
+            if previous is not None:
+                stale = [(ENTITY_KEYS[root], index, root)]
+                if current.get(id_field):
+                    stale.append((ENTITY_KEYS[root], self.cipher.index(index_form("STRING", str(current[id_field]))), root))
+                self._moved(previous.profile_id, profile_id, stale)
             current.update(by_root.get(root, {}))
             text = orjson.dumps(current)
             # The entity key's value finds the owner by `_caseId` (etc.) too, as it filters ListProfileObjects.
             self.writer.add_keys([KeyEntry(ENTITY_KEYS[root], index, profile_id, root)])
-            id_field = STANDARD_OBJECT_IDS[root]
             if current.get(id_field):
                 entity_index = self.cipher.index(index_form("STRING", str(current[id_field])))
                 self.writer.add_keys([KeyEntry(ENTITY_KEYS[root], entity_index, profile_id, root)])

@@ -22,7 +22,7 @@ from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
-from openprofiles.services.access_keys import AccessKeyService
+from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
@@ -77,6 +77,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     store = Store(db)
     keyring = LocalKeyring.open(settings.data_dir, settings.master_key)
     envelope = Envelope(keyring, DataKeyRepository(db))
+    envelope.index_key(SYSTEM_SCOPE)  # fails now, clearly, if this is not the database's master key
     tags = TagService(store)
     tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
     object_types = ObjectTypeService(store, envelope)

@@ -74,7 +74,8 @@ def _runtime(settings: Settings) -> Runtime:
 def main(ctx: click.Context) -> None:
     """OpenProfiles: self-hosted Amazon Connect Customer Profiles and AppFlow."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve)
+        # As `openprofiles serve` with no arguments, so OPENPROFILES_* variables apply.
+        ctx.exit(serve.main(args=[], prog_name="openprofiles serve", standalone_mode=False) or 0)
 
 
 @main.command()

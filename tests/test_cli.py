@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -257,3 +258,45 @@ def test_rotate_master_from_the_command_line(tmp_path: Path) -> None:
     key = runtime.access_keys.lookup(created["AccessKeyId"])
     runtime.close()
     assert key is not None and key.secret_access_key == created["SecretAccessKey"]
+
+
+def test_bare_command_serves_with_environment_settings(tmp_path: Path) -> None:
+    """`openprofiles` alone is `openprofiles serve`, OPENPROFILES_* variables included."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.harness import free_port
+
+    port = free_port()
+    env = {**os.environ, "OPENPROFILES_PORT": str(port), "OPENPROFILES_DATA_DIR": str(tmp_path / "data"),
+           "OPENPROFILES_AUTH": "open"}
+    process = subprocess.Popen([sys.executable, "-m", "openprofiles"], env=env, cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()["auth"] == "open":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the bare command did not serve on OPENPROFILES_PORT")
+        assert (tmp_path / "data" / "openprofiles.db").exists()
+        assert not (tmp_path / ".openprofiles").exists()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_wrong_master_key_is_refused_at_start(tmp_path: Path) -> None:
+    from tests.harness import cli as run_cli
+
+    run_cli("keys", "create", "--data-dir", str(tmp_path))
+    other = base64.b64encode(b"o" * 32).decode()
+    out = run_cli("keys", "list", "--data-dir", str(tmp_path), env={"OPENPROFILES_MASTER_KEY": other}, check=False)
+    assert out.returncode != 0
+    assert "master key" in out.stderr and "Traceback" not in out.stderr

@@ -12,7 +12,7 @@ from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.errors import Invalid, NotFound
 from openprofiles.storage.store import Store
 
-_SCOPE = "system:access-keys"
+SYSTEM_SCOPE = "system:access-keys"
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
@@ -55,7 +55,7 @@ class AccessKeyService:
             raise Invalid(f"Account id {account_id!r} must be 12 digits")
         key_id = "AKIA" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
         secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
-        sealed = self.envelope.seal(_SCOPE, secret.encode(), key_id.encode())
+        sealed = self.envelope.seal(SYSTEM_SCOPE, secret.encode(), key_id.encode())
         with self.store.write() as uow:
             uow.access_keys.add(key_id, account_id, sealed, self.clock.now())
         return AccessKey(key_id, secret, account_id, True)

@@ -15,3 +15,8 @@ class RequestContext:
     operation: str
     request_id: str
     now: datetime
+
+    @property
+    def page_scope(self) -> str:
+        """What a page token is tied to, besides the request's parameters: caller and operation."""
+        return f"{self.account_id}:{self.region}:{self.operation}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
@@ -22,8 +23,9 @@ class ProfileRow:
     expires_at: datetime | None
 
 
-@dataclass(frozen=True)
-class KeyEntry:
+class KeyEntry(NamedTuple):
+    """One key index entry (a tuple: ingestion makes millions of them)."""
+
     key_name: str
     value_index: bytes
     profile_id: str

@@ -154,3 +154,11 @@ def test_appflow_tags_need_an_existing_resource(appflow: Any, live: LiveServer) 
         appflow.list_tags_for_resource(resourceArn=arn)
     with pytest.raises(appflow.exceptions.ResourceNotFoundException):
         appflow.tag_resource(resourceArn=arn, tags={"a": "b"})
+
+
+def test_update_domain_respects_the_tag_limit(cp: Any, unique: str) -> None:
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=5, Tags={f"a{i}": "x" for i in range(30)})
+    with pytest.raises(cp.exceptions.BadRequestException) as error:
+        cp.update_domain(DomainName=unique, Tags={f"b{i}": "y" for i in range(30)})
+    assert "50" in error.value.response["Error"]["Message"]
+    assert len(cp.get_domain(DomainName=unique)["Tags"]) == 30

@@ -16,6 +16,7 @@ from openprofiles.services.arns import Arn, domain_arn
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.crypto_scope import domain_scope
 from openprofiles.services.errors import AlreadyExists, Invalid, NotFound
+from openprofiles.services.tags import MAX_TAGS
 from openprofiles.storage.domains import DomainCounts, DomainRecord
 from openprofiles.storage.store import Store, UnitOfWork
 
@@ -163,6 +164,8 @@ class DomainService:
             uow.domains.update(record.id, ctx.now, **values)
             arn = domain_arn(ctx.region, ctx.account_id, name)
             if changes.tags:
+                if len(set(uow.tags.get(arn)) | set(changes.tags)) > MAX_TAGS:
+                    raise Invalid(f"Tags: a domain can have at most {MAX_TAGS} tags")
                 uow.tags.put(arn, changes.tags)
             updated = uow.domains.get_by_id(record.id)
             assert updated is not None

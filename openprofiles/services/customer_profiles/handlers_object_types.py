@@ -34,7 +34,7 @@ class ObjectTypeHandlers:
     def list_profile_object_types(self, ctx: RequestContext, p: Params) -> Params:
         domain = self.domains.record(ctx, p["DomainName"])
         items, token = self.pages.page(
-            ctx.operation, p, lambda after, limit: self.object_types.page(domain, after, limit),
+            ctx.page_scope, p, lambda after, limit: self.object_types.page(domain, after, limit),
             lambda stored: stored.object_type.name,
         )
         out = []
@@ -52,7 +52,7 @@ class ObjectTypeHandlers:
 
     def list_profile_object_type_templates(self, ctx: RequestContext, p: Params) -> Params:
         items, token = self.pages.page(
-            ctx.operation, p,
+            ctx.page_scope, p,
             lambda after, limit: [t for t in list_templates() if after is None or t.template_id > after][:limit],
             lambda t: t.template_id,
         )
@@ -77,7 +77,7 @@ class ObjectTypeHandlers:
         otype = self.object_types.get(domain, p["ObjectTypeName"]).object_type
         names = sorted(otype.fields)
         items, token = self.pages.page(
-            ctx.operation, p, lambda after, limit: [n for n in names if after is None or n > after][:limit],
+            ctx.page_scope, p, lambda after, limit: [n for n in names if after is None or n > after][:limit],
             lambda n: n,
         )
         return {"Items": [{"AttributeName": n, "LastUpdatedAt": otype.last_updated_at} for n in items],

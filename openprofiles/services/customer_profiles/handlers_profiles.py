@@ -86,7 +86,7 @@ class ProfileHandlers:
         keys += [SearchKey(k["KeyName"], tuple(k["Values"])) for k in p.get("AdditionalSearchKeys") or []]
         logical_and = p.get("LogicalOperator") == "AND"
         items, token = self.pages.page(
-            ctx.operation, p,
+            ctx.page_scope, p,
             lambda after, limit: self.search.search(domain, keys, logical_and, after, limit),
             lambda found: found.document.profile_id,
             default_size=20,
@@ -108,7 +108,7 @@ class ProfileHandlers:
         if p.get("ObjectFilter"):
             key_filter = (p["ObjectFilter"]["KeyName"], p["ObjectFilter"]["Values"])
         items, token = self.pages.page(
-            ctx.operation, p,
+            ctx.page_scope, p,
             lambda after, limit: self.profiles.objects(domain, p["ProfileId"], p["ObjectTypeName"], key_filter,
                                                        after, limit),
             lambda obj: obj.row_id,
@@ -137,7 +137,7 @@ class ProfileHandlers:
         filters = {"object_type_name": p.get("ObjectTypeName"), "action_type": p.get("ActionType"),
                    "performed_by": p.get("PerformedBy")}
         items, token = self.pages.page(
-            ctx.operation, p,
+            ctx.page_scope, p,
             lambda after, limit: self.profiles.history(domain, p["ProfileId"], after, limit, filters),
             lambda row: row.id,
         )

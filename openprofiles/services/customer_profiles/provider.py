@@ -109,7 +109,7 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, Provider):
 
     def list_domains(self, ctx: RequestContext, p: Params) -> Params:
         items, token = self.pages.page(
-            ctx.operation,
+            ctx.page_scope,
             p,
             lambda after, limit: self.domains.list(ctx, after, limit),
             lambda domain: domain.name,

@@ -10,6 +10,7 @@ from datetime import datetime
 from openprofiles.clock import Clock
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.errors import Invalid, NotFound
+from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store
 
 SYSTEM_SCOPE = "system:access-keys"
@@ -44,10 +45,12 @@ def valid_account_id(account_id: str) -> bool:
 
 
 class AccessKeyService:
-    def __init__(self, store: Store, envelope: Envelope, clock: Clock) -> None:
+    def __init__(self, store: Store, envelope: Envelope, clock: Clock, reader: FastReader) -> None:
         self.store = store
         self.envelope = envelope
         self.clock = clock
+        self.reader = reader
+        self._secrets: dict[bytes, str] = {}
 
     def create(self, account_id: str) -> AccessKey:
         """A new active key pair for the account; the secret is returned only here."""
@@ -76,10 +79,17 @@ class AccessKeyService:
             uow.access_keys.revoke(access_key_id, self.clock.now())
 
     def lookup(self, access_key_id: str) -> AccessKey | None:
-        """The key with its secret, read from the store on every call so a revocation acts at once."""
-        with self.store.read() as uow:
-            record = uow.access_keys.get(access_key_id)
-        if record is None:
+        """The key with its secret, read from the store on every call so a revocation acts at once
+        (the decrypted secret is remembered; the row is not)."""
+        with self.reader.session() as session:
+            found = session.access_key(access_key_id)
+        if found is None:
             return None
-        secret = self.envelope.open(record.secret_ciphertext, access_key_id.encode()).decode()
-        return AccessKey(record.access_key_id, secret, record.account_id, record.active)
+        account_id, active, sealed = found
+        secret = self._secrets.get(sealed)
+        if secret is None:
+            secret = self.envelope.open(sealed, access_key_id.encode()).decode()
+            if len(self._secrets) > 10_000:
+                self._secrets.clear()
+            self._secrets[sealed] = secret
+        return AccessKey(access_key_id, secret, account_id, active)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from openprofiles.storage.tables import domains, profile_objects, profiles
+from openprofiles.storage.tables import domains
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class DomainCounts:
 
 def _record(row: Any) -> DomainRecord:
     values = dict(row._mapping)
+    for counter in ("profile_count", "object_count", "total_size"):
+        values.pop(counter)
     values["settings"] = orjson.loads(values["settings"] or "{}")
     return DomainRecord(**values)
 
@@ -64,6 +66,9 @@ class DomainRepository:
                 default_encryption_key=default_encryption_key,
                 dead_letter_queue_url=dead_letter_queue_url,
                 settings=orjson.dumps(settings).decode(),
+                profile_count=0,
+                object_count=0,
+                total_size=0,
                 created_at=now,
                 last_updated_at=now,
             )
@@ -108,12 +113,23 @@ class DomainRepository:
         self.conn.execute(delete(domains).where(domains.c.id == domain_id))
 
     def counts(self, domain_id: int) -> DomainCounts:
-        n_profiles = self.conn.execute(
-            select(func.count()).select_from(profiles).where(profiles.c.domain_id == domain_id)
-        ).scalar_one()
-        n_objects, size = self.conn.execute(
-            select(func.count(), func.coalesce(func.sum(profile_objects.c.size), 0)).where(
-                profile_objects.c.domain_id == domain_id
+        row = self.conn.execute(
+            select(domains.c.profile_count, domains.c.object_count, domains.c.total_size).where(
+                domains.c.id == domain_id
             )
         ).one()
-        return DomainCounts(profiles=int(n_profiles), objects=int(n_objects), total_size=int(size))
+        return DomainCounts(profiles=int(row[0]), objects=int(row[1]), total_size=int(row[2]))
+
+
+def count_change(conn: Connection, domain_id: int, *, profiles: int = 0, objects: int = 0, size: int = 0) -> None:
+    """Move a domain's counters by these amounts (in the caller's transaction)."""
+    if profiles or objects or size:
+        conn.execute(
+            update(domains)
+            .where(domains.c.id == domain_id)
+            .values(
+                profile_count=domains.c.profile_count + profiles,
+                object_count=domains.c.object_count + objects,
+                total_size=domains.c.total_size + size,
+            )
+        )

@@ -9,10 +9,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from openprofiles.storage.database import Database
 from openprofiles.storage.dialect import chunks
+from openprofiles.storage.domains import DomainCounts, DomainRecord
+
+
+def _timestamp(value: datetime | str) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back SQLAlchemy's text form)."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class FastReadSession:
@@ -46,6 +56,39 @@ class FastReadSession:
             )
             out.extend(pid for (pid,) in self.cursor.fetchall())
         return out
+
+    def domain(self, account_id: str, region: str, name: str) -> tuple[DomainRecord, DomainCounts] | None:
+        """A domain and its counters."""
+        self.cursor.execute(
+            "SELECT id, account_id, region, name, default_expiration_days, default_encryption_key, "
+            "dead_letter_queue_url, settings, created_at, last_updated_at, profile_count, object_count, total_size "
+            f"FROM domains WHERE account_id = {self.marker} AND region = {self.marker} AND name = {self.marker}",
+            (account_id, region, name),
+        )
+        row = self.cursor.fetchone()
+        if row is None:
+            return None
+        record = DomainRecord(
+            id=row[0], account_id=row[1], region=row[2], name=row[3], default_expiration_days=row[4],
+            default_encryption_key=row[5], dead_letter_queue_url=row[6], settings=orjson.loads(row[7] or "{}"),
+            created_at=_timestamp(row[8]), last_updated_at=_timestamp(row[9]),
+        )
+        return record, DomainCounts(profiles=int(row[10]), objects=int(row[11]), total_size=int(row[12]))
+
+    def tags(self, arn: str) -> dict[str, str]:
+        self.cursor.execute(
+            f"SELECT tag_key, tag_value FROM tags WHERE resource_arn = {self.marker} ORDER BY tag_key", (arn,)
+        )
+        return dict(self.cursor.fetchall())
+
+    def access_key(self, access_key_id: str) -> tuple[str, bool, bytes] | None:
+        """(account id, active, sealed secret) of an access key."""
+        self.cursor.execute(
+            f"SELECT account_id, active, secret_ciphertext FROM access_keys WHERE access_key_id = {self.marker}",
+            (access_key_id,),
+        )
+        row = self.cursor.fetchone()
+        return (row[0], bool(row[1]), bytes(row[2])) if row else None
 
     def documents(self, domain_id: int, profile_ids: Sequence[str]) -> dict[str, bytes]:
         """The sealed documents of these profiles."""

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from openprofiles.storage.bulk import insert_rows, update_rows
 from openprofiles.storage.dialect import chunks
+from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_objects
 
 
@@ -108,9 +109,13 @@ class ObjectRepository:
             [(domain_id, o.profile_id, o.object_type_name, o.object_key, o.unique_index, o.payload, o.size,
               o.source_updated_at, o.created_at, o.created_at, o.expires_at) for o in objects],
         )
+        count_change(self.conn, domain_id, objects=len(objects), size=sum(o.size for o in objects))
 
-    def replace(self, replacements: Sequence[tuple[int, NewObject]]) -> None:
+    def replace(self, domain_id: int, replacements: Sequence[tuple[int, NewObject]]) -> None:
         """Replace stored objects wholesale (same UNIQUE key), keeping their key and creation time."""
+        old = self._sizes([object_id for object_id, _ in replacements])
+        new = sum(o.size for _, o in replacements)
+        count_change(self.conn, domain_id, size=new - sum(size for _, _, size in old))
         update_rows(
             self.conn,
             profile_objects,
@@ -157,7 +162,24 @@ class ObjectRepository:
         )
         return [row.id for row in rows]
 
+    def _sizes(self, ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        """(domain id, object count, total size) of these objects, per domain."""
+        totals: dict[int, list[int]] = {}
+        for part in chunks(list(ids)):
+            rows = self.conn.execute(
+                select(profile_objects.c.domain_id, func.count(), func.coalesce(func.sum(profile_objects.c.size), 0))
+                .where(profile_objects.c.id.in_(part))
+                .group_by(profile_objects.c.domain_id)
+            )
+            for domain_id, count, size in rows:
+                total = totals.setdefault(domain_id, [0, 0])
+                total[0] += int(count)
+                total[1] += int(size)
+        return [(domain_id, count, size) for domain_id, (count, size) in totals.items()]
+
     def delete_ids(self, ids: Sequence[int]) -> None:
+        for domain_id, count, size in self._sizes(ids):
+            count_change(self.conn, domain_id, objects=-count, size=-size)
         for part in chunks(list(ids)):
             self.conn.execute(delete(profile_objects).where(profile_objects.c.id.in_(part)))
 

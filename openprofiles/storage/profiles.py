@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 
 from openprofiles.storage.bulk import insert_rows, update_rows
 from openprofiles.storage.dialect import chunks
+from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_keys, profiles
 
 
@@ -63,6 +64,7 @@ class ProfileRepository:
             ("domain_id", "profile_id", "document", "created_at", "last_updated_at", "expires_at"),
             [(domain_id, r.profile_id, r.document, r.created_at, r.last_updated_at, r.expires_at) for r in rows],
         )
+        count_change(self.conn, domain_id, profiles=len(rows))
 
     def update_many(self, domain_id: int, rows: Sequence[ProfileRow]) -> None:
         update_rows(
@@ -77,9 +79,10 @@ class ProfileRepository:
         self.conn.execute(
             delete(profile_keys).where(profile_keys.c.domain_id == domain_id, profile_keys.c.profile_id == profile_id)
         )
-        self.conn.execute(
+        result = self.conn.execute(
             delete(profiles).where(profiles.c.domain_id == domain_id, profiles.c.profile_id == profile_id)
         )
+        count_change(self.conn, domain_id, profiles=-result.rowcount)
 
     def all_documents(self, domain_id: int) -> Iterator[ProfileRow]:
         """Every profile of a domain, streamed."""

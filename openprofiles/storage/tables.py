@@ -94,6 +94,10 @@ domains = Table(
     Column("dead_letter_queue_url", String(255)),
     # Matching, RuleBasedMatching and DataStore settings as the JSON the caller sent.
     Column("settings", Text, nullable=False, default="{}"),
+    # Counters kept by the repositories in the transactions that change them (GetDomain Stats).
+    Column("profile_count", BigInteger, nullable=False, default=0),
+    Column("object_count", BigInteger, nullable=False, default=0),
+    Column("total_size", BigInteger, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("account_id", "region", "name"),

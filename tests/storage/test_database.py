@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from openprofiles.storage.database import Database, SchemaTooNew, normalise_url
+from openprofiles.storage.profiles import ProfileRow
 from openprofiles.storage.store import Store
 from openprofiles.storage.tables import metadata
 
@@ -49,11 +50,7 @@ def test_rollback_on_error_and_cascade_delete(database_url: str) -> None:
         record = uow.domains.add("111111111111", "us-east-1", "kept", default_expiration_days=1,
                                  default_encryption_key=None, dead_letter_queue_url=None,
                                  settings={"Matching": {"Enabled": True}}, now=now)
-        uow.conn.execute(
-            text("INSERT INTO profiles (domain_id, profile_id, document, created_at, last_updated_at) "
-                 "VALUES (:d, :p, :doc, :t, :t)"),
-            {"d": record.id, "p": "a" * 32, "doc": b"x", "t": now.replace(tzinfo=None)},
-        )
+        uow.profiles.insert_many(record.id, [ProfileRow("a" * 32, b"x", now, now, None)])
     with store.read() as uow:
         assert uow.domains.counts(record.id).profiles == 1
         again = uow.domains.get("111111111111", "us-east-1", "kept")

@@ -18,6 +18,7 @@ from openprofiles.services.customer_profiles.crypto_scope import domain_scope
 from openprofiles.services.errors import AlreadyExists, Invalid, NotFound
 from openprofiles.services.tags import MAX_TAGS
 from openprofiles.storage.domains import DomainCounts, DomainRecord
+from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: The settings kept as given: Matching, RuleBasedMatching, DataStore.
@@ -66,9 +67,10 @@ def domain_exists(uow: UnitOfWork, arn: Arn) -> bool:
 
 
 class DomainService:
-    def __init__(self, store: Store, envelope: Envelope) -> None:
+    def __init__(self, store: Store, envelope: Envelope, reader: FastReader) -> None:
         self.store = store
         self.envelope = envelope
+        self.reader = reader
 
     def _wrap_domain_key(self, domain_id: int, default_encryption_key: str | None) -> None:
         """Create the domain's data key now (or re-wrap it) as its DefaultEncryptionKey says: a KMS
@@ -83,8 +85,11 @@ class DomainService:
 
     def record(self, ctx: RequestContext, name: str) -> DomainRecord:
         """The caller's domain of this name; NotFound otherwise."""
-        with self.store.read() as uow:
-            return self._get(uow, ctx, name)
+        with self.reader.session() as session:
+            found = session.domain(ctx.account_id, ctx.region, name)
+        if found is None:
+            raise NotFound(f"Domain {name} does not exist")
+        return found[0]
 
     def create(
         self,
@@ -128,13 +133,12 @@ class DomainService:
         return Domain(record, dict(tags))
 
     def get(self, ctx: RequestContext, name: str) -> Domain:
-        with self.store.read() as uow:
-            record = self._get(uow, ctx, name)
-            return Domain(
-                record,
-                uow.tags.get(domain_arn(ctx.region, ctx.account_id, name)),
-                uow.domains.counts(record.id),
-            )
+        with self.reader.session() as session:
+            found = session.domain(ctx.account_id, ctx.region, name)
+            if found is None:
+                raise NotFound(f"Domain {name} does not exist")
+            tags = session.tags(domain_arn(ctx.region, ctx.account_id, name))
+        return Domain(found[0], tags, found[1])
 
     def update(self, ctx: RequestContext, name: str, changes: DomainChanges) -> Domain:
         _check_queue_url(changes.dead_letter_queue_url)

@@ -413,7 +413,7 @@ class _Batch:
 
     def flush(self) -> None:
         self.uow.objects.insert(self.domain.id, list(self.new_objects.values()))
-        self.uow.objects.replace(list(self.replaced.values()))
+        self.uow.objects.replace(self.domain.id, list(self.replaced.values()))
         self.writer.flush()
         limit = self.otype.max_objects
         if limit:

@@ -62,6 +62,8 @@ class ProfileWriter:
 
     def load(self, profile_ids: Iterable[str]) -> None:
         wanted = [pid for pid in set(profile_ids) if pid not in self.docs]
+        if not wanted:
+            return
         for pid, row in self.uow.profiles.get_many(self.domain.id, wanted).items():
             document = open_document(self.cipher, row)
             self.docs[pid] = document
@@ -69,7 +71,8 @@ class ProfileWriter:
             self.before[pid] = self.standard_entries(document)
 
     def exists(self, profile_id: str) -> bool:
-        self.load([profile_id])
+        if profile_id not in self.docs:
+            self.load([profile_id])
         return profile_id in self.docs
 
     def create(self, expires_at: datetime | None) -> str:
@@ -81,7 +84,8 @@ class ProfileWriter:
         return profile_id
 
     def document(self, profile_id: str) -> ProfileDocument:
-        self.load([profile_id])
+        if profile_id not in self.docs:
+            self.load([profile_id])
         return self.docs[profile_id]
 
     def changed(self, profile_id: str, expires_at: datetime | None) -> None:

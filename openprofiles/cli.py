@@ -90,8 +90,13 @@ def main(ctx: click.Context) -> None:
     help="sigv4: every request must be signed with a known key; open: anything goes (loopback only).",
 )
 @click.option("--log-level", envvar="OPENPROFILES_LOG_LEVEL", default="info", show_default=True)
+@click.option("--expiry-interval", envvar="OPENPROFILES_EXPIRY_INTERVAL", type=click.FloatRange(min=1), default=3600,
+              show_default=True, help="Seconds between retention sweeps.")
+@click.option("--dead-letter-interval", envvar="OPENPROFILES_DEAD_LETTER_INTERVAL", type=click.FloatRange(min=1),
+              default=60, show_default=True, help="Seconds between retries of dead letters not yet sent to SQS.")
 @storage_options
-def serve(host: str, port: int, auth: str, log_level: str, data_dir: Path, database_url: str | None) -> None:
+def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: float, dead_letter_interval: float,
+          data_dir: Path, database_url: str | None) -> None:
     """Run the service (both APIs on one port)."""
     import uvicorn
 
@@ -106,7 +111,8 @@ def serve(host: str, port: int, auth: str, log_level: str, data_dir: Path, datab
             fg="yellow",
             err=True,
         )
-    settings = _settings(data_dir, database_url, host=host, port=port, auth=auth)
+    settings = _settings(data_dir, database_url, host=host, port=port, auth=auth, expiry_interval=expiry_interval,
+                         dead_letter_interval=dead_letter_interval)
     runtime = _runtime(settings)
     if auth == "sigv4" and runtime.access_keys.count() == 0:
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)

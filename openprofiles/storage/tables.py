@@ -221,3 +221,81 @@ dead_letters = Table(
     Index("ix_dead_letters_queue_state", "queue_state"),
     Index("ix_dead_letters_domain_id", "domain_id", "id"),
 )
+
+# AppFlow: connector profiles (credentials sealed), flows, their executions and cursors.
+connector_profiles = Table(
+    "connector_profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("connector_type", String(64), nullable=False),
+    Column("connector_label", String(256)),
+    Column("connection_mode", String(16), nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("credentials", LargeBinary),
+    Column("kms_arn", String(2048)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "region", "name"),
+    sqlite_autoincrement=True,
+)
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(256), nullable=False),
+    # The CreateFlow/UpdateFlow members as sent (tags and clientToken aside).
+    Column("definition", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_message", Text),
+    Column("client_token", String(256)),
+    Column("created_by", String(256)),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_run_at", UtcDateTime),
+    # The incremental pull's position (JSON), committed with the batch it covers.
+    Column("cursor", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "region", "name"),
+    Index("ix_flows_next_run_at", "next_run_at"),
+    sqlite_autoincrement=True,
+)
+
+flow_executions = Table(
+    "flow_executions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow_id", Integer, ForeignKey("flows.id", ondelete="CASCADE"), nullable=False),
+    Column("execution_id", String(64), nullable=False, unique=True),
+    Column("trigger", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message", Text),
+    Column("records_processed", BigInteger, nullable=False, default=0),
+    Column("bytes_processed", BigInteger, nullable=False, default=0),
+    Column("bytes_written", BigInteger, nullable=False, default=0),
+    Column("put_failures", BigInteger, nullable=False, default=0),
+    # Where a resumed run starts again (JSON), committed with each batch.
+    Column("checkpoint", Text),
+    Column("worker", String(128)),
+    Column("heartbeat_at", UtcDateTime),
+    Column("data_pull_start", UtcDateTime),
+    Column("data_pull_end", UtcDateTime),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    Index("ix_flow_executions_flow", "flow_id", "id"),
+    Index("ix_flow_executions_status", "status"),
+)
+
+# Named leases, so that one process among several fires a schedule or runs an execution.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)

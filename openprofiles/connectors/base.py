@@ -1,0 +1,114 @@
+"""The connector interface: what a flow needs from a source application.
+
+A connector is built for one connector profile (its properties and decrypted credentials). It
+checks the credentials, lists the source's entities and their fields, and extracts records as
+a stream of pages, each carrying a checkpoint from which a crashed or cancelled run resumes and
+the highest modification time it saw (the next incremental pull starts there).
+Built-in connectors and plugins (the `openprofiles.connectors` entry point group) implement it
+alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+class ConnectorError(Exception):
+    """A failure talking to the source. `transient` ones (timeouts, 429, 5xx) may be retried."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+class ConnectorAuthError(ConnectorError):
+    """The source refused the credentials."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connector profile as a connector sees it."""
+
+    name: str
+    connector_type: str
+    properties: Mapping[str, Any]
+    credentials: Mapping[str, Any]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    label: str
+    has_nested_entities: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class EntityField:
+    name: str
+    data_type: str  # string, integer, double, boolean, date, datetime, ...
+    label: str | None = None
+    description: str | None = None
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    """What a flow run asks of its source."""
+
+    entity: str
+    source_properties: Mapping[str, Any] = field(default_factory=dict)
+    #: The projected fields, or None for all.
+    fields: Sequence[str] | None = None
+    #: Only records modified at or after this instant (incremental pulls), and before `until`.
+    since: datetime | None = None
+    until: datetime | None = None
+    #: The field holding each record's modification time (incrementalPullConfig.datetimeTypeFieldName).
+    modified_field: str | None = None
+    #: Where a resumed run starts again: a page's checkpoint from an earlier attempt.
+    checkpoint: Any = None
+    page_size: int = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[dict[str, Any]]
+    #: The position after this page (opaque to everything but the connector; JSON-serialisable).
+    checkpoint: Any
+    #: The highest modification time among the page's records, if known.
+    high_water: datetime | None = None
+
+
+class Connector(ABC):
+    """One source application, for one connector profile."""
+
+    #: AppFlow's connectorType (CustomConnector for OpenProfiles' own kinds, named by `label`).
+    connector_type: ClassVar[str]
+    label: ClassVar[str | None] = None
+    #: The field that holds a record's modification time, when the source has one.
+    default_modified_field: ClassVar[str | None] = None
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    @abstractmethod
+    def check(self) -> None:
+        """Reach the source with the credentials; ConnectorAuthError if it refuses them."""
+
+    @abstractmethod
+    def entities(self, path: str | None = None) -> list[Entity]:
+        """The objects the source offers (under `path` for nested sources)."""
+
+    @abstractmethod
+    def describe(self, entity: str) -> list[EntityField]:
+        """The fields of an entity."""
+
+    @abstractmethod
+    def extract(self, request: ExtractRequest) -> Iterator[Page]:
+        """The entity's records, page by page, in a stable order, from `request.checkpoint` on."""

@@ -20,9 +20,12 @@ from openprofiles.api.auth import Authenticator
 from openprofiles.api.dispatch import ApiApp
 from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
+from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
+from openprofiles.services.appflow.connector_profiles import ConnectorProfileService, connector_profile_exists
+from openprofiles.services.appflow.flows import FlowService, flow_exists
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
@@ -63,6 +66,8 @@ class Runtime:
     expiry: ExpiryService
     dead_letters: DeadLetterService
     reader: FastReader
+    flows: FlowService
+    connector_profiles: ConnectorProfileService
 
     def close(self) -> None:
         self.reader.close()
@@ -80,8 +85,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     envelope.index_key(SYSTEM_SCOPE)  # fails now, clearly, if this is not the database's master key
     tags = TagService(store)
     tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
-    object_types = ObjectTypeService(store, envelope)
+    tags.register("appflow", "flow", flow_exists)
+    tags.register("appflow", "connectorprofile", connector_profile_exists)
     reader = FastReader(db)
+    domains = DomainService(store, envelope, reader)
+    object_types = ObjectTypeService(store, envelope)
     dead_letters = DeadLetterService(store, envelope, clock)
     return Runtime(
         settings=settings,
@@ -91,7 +99,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         keyring=keyring,
         envelope=envelope,
         access_keys=AccessKeyService(store, envelope, clock, reader),
-        domains=DomainService(store, envelope, reader),
+        domains=domains,
         tags=tags,
         object_types=object_types,
         profiles=ProfileService(store, envelope, object_types),
@@ -100,6 +108,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         expiry=ExpiryService(store, clock),
         dead_letters=dead_letters,
         reader=reader,
+        flows=FlowService(store, domains, object_types),
+        connector_profiles=ConnectorProfileService(store, envelope, ConnectorRegistry()),
     )
 
 
@@ -119,7 +129,7 @@ def create_app(runtime: Runtime) -> Root:
                 runtime.ingest,
                 runtime.search,
             ),
-            "appflow": AppFlowProvider(runtime.tags, pages),
+            "appflow": AppFlowProvider(runtime.tags, pages, runtime.flows, runtime.connector_profiles),
         },
         clock=runtime.clock,
     )

@@ -16,7 +16,10 @@ from openprofiles.connectors.base import Connector
 ENTRY_POINT_GROUP = "openprofiles.connectors"
 
 #: (connectorType, label or None) -> "module:Class"
-BUILT_IN: dict[tuple[str, str | None], str] = {}
+BUILT_IN: dict[tuple[str, str | None], str] = {
+    ("S3", None): "openprofiles.connectors.s3:S3Connector",
+    ("CustomConnector", "Files"): "openprofiles.connectors.files:FilesConnector",
+}
 
 
 def _key(connector_type: str, label: str | None) -> tuple[str, str | None]:

@@ -9,10 +9,12 @@ from functools import cached_property
 from sqlalchemy import Connection
 
 from openprofiles.storage.access_keys import AccessKeyRepository
+from openprofiles.storage.connector_profiles import ConnectorProfileRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.dead_letters import DeadLetterRepository
 from openprofiles.storage.dialect import lock_domain
 from openprofiles.storage.domains import DomainRepository
+from openprofiles.storage.flows import FlowRepository
 from openprofiles.storage.history import HistoryRepository
 from openprofiles.storage.object_types import ObjectTypeRepository
 from openprofiles.storage.objects import ObjectRepository
@@ -61,6 +63,14 @@ class UnitOfWork:
     @cached_property
     def dead_letters(self) -> DeadLetterRepository:
         return DeadLetterRepository(self.conn)
+
+    @cached_property
+    def flows(self) -> FlowRepository:
+        return FlowRepository(self.conn)
+
+    @cached_property
+    def connector_profiles(self) -> ConnectorProfileRepository:
+        return ConnectorProfileRepository(self.conn)
 
     def lock_domain(self, domain_id: int) -> None:
         """Serialise profile writers of this domain until the transaction ends."""

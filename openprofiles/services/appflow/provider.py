@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from openprofiles.services import errors
+from openprofiles.services.appflow.connector_profiles import (
+    ConnectorAuthenticationFailed,
+    ConnectorProfileService,
+    ConnectorServerFailed,
+)
+from openprofiles.services.appflow.flows import FlowService
+from openprofiles.services.appflow.handlers_connectors import ConnectorHandlers
+from openprofiles.services.appflow.handlers_flows import FlowHandlers
 from openprofiles.services.context import RequestContext
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.provider import Provider
@@ -15,8 +23,10 @@ SERVICE = "appflow"
 Params = dict[str, Any]
 
 
-class AppFlowProvider(Provider):
+class AppFlowProvider(FlowHandlers, ConnectorHandlers, Provider):
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
+        ConnectorAuthenticationFailed: "ConnectorAuthenticationException",
+        ConnectorServerFailed: "ConnectorServerException",
         errors.NotFound: "ResourceNotFoundException",
         errors.AlreadyExists: "ConflictException",
         errors.Conflict: "ConflictException",
@@ -26,9 +36,13 @@ class AppFlowProvider(Provider):
         errors.ServiceError: "ValidationException",
     }
 
-    def __init__(self, tags: TagService, pages: PageTokens) -> None:
+    def __init__(
+        self, tags: TagService, pages: PageTokens, flows: FlowService, connector_profiles: ConnectorProfileService
+    ) -> None:
         self.tags = tags
         self.pages = pages
+        self.flows = flows
+        self.connector_profiles = connector_profiles
 
     def tag_resource(self, ctx: RequestContext, p: Params) -> Params:
         self.tags.tag(ctx, SERVICE, p["resourceArn"], p["tags"])

@@ -1,0 +1,115 @@
+"""A local directory as a flow source: its CSV, JSON Lines and JSON files (an OpenProfiles connector).
+
+For users without AppFlow's SaaS sources: point a CustomConnector profile labelled "Files" at a
+directory (`profileProperties: {"path": "/data/exports"}`) and drop exports there. Entities are
+paths relative to that directory: sub-directories (nested) and `.csv`, `.jsonl`, `.ndjson` and
+`.json` files. Incremental pulls go by each file's modification time, or by a record field.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from openprofiles.connectors.base import Connector, ConnectorError, Entity, EntityField, ExtractRequest, Page
+from openprofiles.connectors.tabular import CHUNK, SUFFIXES, SourceFile, describe_file, extract_pages, suffix_format
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
+
+
+class FilesConnector(Connector):
+    """Reads record files from a directory on the server."""
+
+    connector_type = "CustomConnector"
+    label = "Files"
+
+    @property
+    def root(self) -> Path:
+        """The directory named by the profile's `path` property."""
+        path = self.connection.properties.get("path")
+        if not path or not isinstance(path, str):
+            raise ConnectorError("the connector profile needs a 'path' property: the directory to read")
+        return Path(path)
+
+    def check(self) -> None:
+        root = self.root
+        if not root.is_dir():
+            raise ConnectorError(f"{root} does not exist or is not a directory")
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise ConnectorError(f"{root} is not readable by the server")
+
+    def _resolve(self, entity: str | None) -> Path:
+        """The file or directory an entity names, refused outside the root."""
+        self.check()
+        root = self.root.resolve()
+        target = (root / (entity or "").strip("/")).resolve()
+        if not target.is_relative_to(root):
+            raise ConnectorError(f"{entity!r} is outside {self.root}")
+        if not target.exists():
+            raise ConnectorError(f"{entity!r} does not exist in {self.root}")
+        return target
+
+    def _name(self, path: Path) -> str:
+        return path.relative_to(self.root.resolve()).as_posix()
+
+    def entities(self, path: str | None = None) -> list[Entity]:
+        directory = self._resolve(path)
+        if not directory.is_dir():
+            raise ConnectorError(f"{path!r} is not a directory")
+        folders: list[Entity] = []
+        files: list[Entity] = []
+        for child in sorted(directory.iterdir()):
+            if not _visible(child.name):
+                continue
+            if child.is_dir():
+                folders.append(Entity(self._name(child), child.name, has_nested_entities=True))
+            elif child.is_file() and suffix_format(child.name):
+                files.append(Entity(self._name(child), child.name))
+        return folders + files
+
+    def _files(self, target: Path) -> list[SourceFile]:
+        """The file `target` names, or every supported file below that directory (hidden ones skipped)."""
+        if target.is_file():
+            if not suffix_format(target.name):
+                raise ConnectorError(f"{self._name(target)}: not one of {', '.join(SUFFIXES)}")
+            paths = [target]
+        else:
+            paths = []
+            for folder, subfolders, names in os.walk(target):
+                subfolders[:] = [name for name in subfolders if _visible(name)]
+                paths += [Path(folder, name) for name in names if _visible(name) and suffix_format(name)]
+        files = []
+        for path in paths:
+            try:
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError as error:
+                raise ConnectorError(f"{self._name(path)}: {error.strerror}") from None
+            files.append(SourceFile(self._name(path), modified, suffix_format(path.name)))
+        return sorted(files, key=lambda file: file.key)
+
+    @contextmanager
+    def _open(self, file: SourceFile) -> Iterator[io.BufferedReader]:
+        try:
+            binary = open(self.root.resolve() / file.key, "rb", buffering=CHUNK)  # noqa: SIM115 - closed below
+        except OSError as error:
+            raise ConnectorError(f"{file.key}: {error.strerror}") from None
+        with binary:
+            yield binary
+
+    def describe(self, entity: str) -> list[EntityField]:
+        """Fields of the file `entity` names, or of the first file (in name order) under that directory."""
+        files = self._files(self._resolve(entity))
+        if not files:
+            raise ConnectorError(f"{entity!r} holds no {', '.join(SUFFIXES)} files")
+        with self._open(files[0]) as binary:
+            return describe_file(binary, files[0].format, files[0].key)
+
+    def extract(self, request: ExtractRequest) -> Iterator[Page]:
+        """The records of the entity's file, or of every file below its directory, in name order."""
+        yield from extract_pages(self._files(self._resolve(request.entity)), self._open, request)

@@ -1,0 +1,198 @@
+"""Amazon S3 as a flow source: CSV, JSON Lines and JSON array files under a bucket prefix.
+
+The client is boto3's, so credentials come from the environment chain (variables, shared files,
+instance or container roles) and `AWS_ENDPOINT_URL_S3` points it at any S3-compatible store. A
+flow's source properties name the files: `bucketName`, `bucketPrefix` and
+`s3InputFormatConfig.s3InputFileType` (CSV or JSON; without it, each file's suffix or content
+decides). Entities are "bucket" or "bucket/prefix" paths.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+from openprofiles.connectors.base import (
+    Connection,
+    Connector,
+    ConnectorAuthError,
+    ConnectorError,
+    Entity,
+    EntityField,
+    ExtractRequest,
+    Page,
+)
+from openprofiles.connectors.tabular import (
+    CHUNK,
+    SourceFile,
+    declared_format,
+    describe_file,
+    extract_pages,
+    suffix_format,
+)
+
+#: Error codes meaning S3 refused the caller's credentials.
+AUTH_CODES = frozenset({
+    "AccessDenied", "AllAccessDisabled", "ExpiredToken", "InvalidAccessKeyId", "InvalidClientTokenId",
+    "InvalidToken", "SignatureDoesNotMatch", "TokenRefreshRequired", "UnrecognizedClientException",
+})
+#: Error codes worth retrying (besides HTTP 429 and 5xx).
+THROTTLING_CODES = frozenset({
+    "RequestLimitExceeded", "RequestTimeout", "SlowDown", "Throttling", "ThrottlingException",
+    "TooManyRequestsException",
+})
+_NETWORK_ERRORS = (
+    ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, IncompleteReadError, ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+
+def _mapped(error: Exception, where: str) -> ConnectorError:
+    """A botocore error as a ConnectorError naming `where` (an s3:// location)."""
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return ConnectorAuthError(f"no usable AWS credentials: {error}")
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        message = error.response.get("Error", {}).get("Message") or code
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in AUTH_CODES:
+            return ConnectorAuthError(f"{code}: {message}")
+        transient = code in THROTTLING_CODES or status == 429 or status >= 500
+        return ConnectorError(f"{where}: {code}: {message}", transient=transient)
+    return ConnectorError(f"{where}: {error}", transient=isinstance(error, _NETWORK_ERRORS))
+
+
+@contextmanager
+def _aws_errors(where: str) -> Iterator[None]:
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise _mapped(error, where) from error
+
+
+def _split(path: str) -> tuple[str, str]:
+    """"bucket/some/prefix" -> ("bucket", "some/prefix")."""
+    bucket, _, prefix = path.strip("/").partition("/")
+    if not bucket:
+        raise ConnectorError("an S3 entity is 'bucket' or 'bucket/prefix'")
+    return bucket, prefix
+
+
+class _Body(io.RawIOBase):
+    """A streaming GetObject body as a raw stream, so it can be buffered and decoded lazily."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+class S3Connector(Connector):
+    """Reads the files under an S3 prefix."""
+
+    connector_type = "S3"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """An S3 client from a session of its own (sessions are not thread-safe, and a fresh one
+        resolves the credential chain anew), created on first use."""
+        if self._client is None:
+            self._client = boto3.session.Session().client("s3", config=Config(retries={"mode": "standard"}))
+        return self._client
+
+    def check(self) -> None:
+        with _aws_errors("s3://"):
+            self.client.list_buckets()
+
+    def entities(self, path: str | None = None) -> list[Entity]:
+        if not path or not path.strip("/"):
+            with _aws_errors("s3://"):
+                buckets = self.client.list_buckets().get("Buckets", [])
+            return [Entity(name=b["Name"], label=b["Name"], has_nested_entities=True) for b in buckets]
+        bucket, prefix = _split(path)
+        folder = prefix.rstrip("/") + "/" if prefix else ""
+        folders: list[Entity] = []
+        files: list[Entity] = []
+        with _aws_errors(f"s3://{bucket}/{folder}"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder, Delimiter="/")
+            for page in pages:
+                for common in page.get("CommonPrefixes", []):
+                    name = common["Prefix"].rstrip("/")
+                    folders.append(Entity(f"{bucket}/{name}", name.rpartition("/")[2], has_nested_entities=True))
+                for item in page.get("Contents", []):
+                    if not item["Key"].endswith("/"):
+                        files.append(Entity(f"{bucket}/{item['Key']}", item["Key"].rpartition("/")[2]))
+        return folders + files
+
+    def _files(self, bucket: str, prefix: str, fmt: str | None = None) -> Iterator[SourceFile]:
+        """The objects at `prefix` in key order: the object named so, or every object below it as a folder.
+        Their format is `fmt`, else the key's suffix, else (None) sniffed from the content."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key: str = item["Key"]
+                inside = not prefix or prefix.endswith("/") or key == prefix or key[len(prefix)] == "/"
+                if inside and not key.endswith("/"):
+                    yield SourceFile(key, item["LastModified"], fmt or suffix_format(key))
+
+    @contextmanager
+    def _open(self, bucket: str, file: SourceFile) -> Iterator[io.BufferedReader]:
+        with _aws_errors(f"s3://{bucket}/{file.key}"):
+            body = self.client.get_object(Bucket=bucket, Key=file.key)["Body"]
+        binary: io.BufferedReader = io.BufferedReader(_Body(body), CHUNK)
+        with binary:
+            yield binary
+
+    def describe(self, entity: str) -> list[EntityField]:
+        """Fields of the file `entity` names, or of the first file (in key order) under that prefix."""
+        bucket, prefix = _split(entity)
+        with _aws_errors(f"s3://{bucket}/{prefix}"):
+            first = next(self._files(bucket, prefix), None)
+            if first is None:
+                raise ConnectorError(f"s3://{bucket}/{prefix}: no files")
+            with self._open(bucket, first) as binary:
+                return describe_file(binary, first.format, first.key)
+
+    def extract(self, request: ExtractRequest) -> Iterator[Page]:
+        """Every file under bucketName/bucketPrefix (else the entity path), streamed in key order."""
+        props = request.source_properties
+        if props.get("bucketName"):
+            bucket, prefix = str(props["bucketName"]), str(props.get("bucketPrefix") or "")
+        else:
+            bucket, prefix = _split(request.entity)
+        fmt = declared_format((props.get("s3InputFormatConfig") or {}).get("s3InputFileType"))
+        with _aws_errors(f"s3://{bucket}/{prefix}"):
+            files = list(self._files(bucket, prefix, fmt))
+            yield from extract_pages(files, lambda file: self._open(bucket, file), request)

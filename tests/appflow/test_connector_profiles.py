@@ -1,0 +1,86 @@
+"""Connector profiles and connector metadata through boto3, with the Files connector (a local
+directory) as the source, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer
+
+
+def _files_profile(appflow: Any, name: str, path: Path) -> str:
+    return str(appflow.create_connector_profile(
+        connectorProfileName=name,
+        connectorType="CustomConnector",
+        connectorLabel="Files",
+        connectionMode="Public",
+        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
+            "path": str(path)}}}},
+    )["connectorProfileArn"])
+
+
+def test_create_describe_entities_delete(appflow: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
+    (tmp_path / "customers.csv").write_text("id,email,updated\n1,a@x.com,2026-01-01T00:00:00Z\n")
+    arn = _files_profile(appflow, unique, tmp_path)
+    assert arn == f"arn:aws:appflow:us-east-1:{live.creds.account_id}:connectorprofile/{unique}"
+
+    (detail,) = appflow.describe_connector_profiles(connectorProfileNames=[unique])["connectorProfileDetails"]
+    assert detail["connectorType"] == "CustomConnector" and detail["connectorLabel"] == "Files"
+    assert detail["connectorProfileProperties"]["CustomConnector"]["profileProperties"] == {"path": str(tmp_path)}
+    assert "connectorProfileCredentials" not in detail
+
+    with pytest.raises(appflow.exceptions.ConflictException):
+        _files_profile(appflow, unique, tmp_path)
+
+    entities = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
+    names = [e["name"] for group in entities.values() for e in group]
+    assert any("customers.csv" in n for n in names)
+    entity = next(n for n in names if "customers.csv" in n)
+    fields = appflow.describe_connector_entity(connectorProfileName=unique, connectorEntityName=entity)
+    identifiers = {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["fieldType"]
+                   for f in fields["connectorEntityFields"]}
+    assert set(identifiers) == {"id", "email", "updated"}
+
+    # Cached until reset.
+    (tmp_path / "orders.jsonl").write_text('{"order": 1}\n')
+    again = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
+    assert not any("orders" in e["name"] for group in again.values() for e in group)
+    appflow.reset_connector_metadata_cache(connectorProfileName=unique)
+    fresh = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
+    assert any("orders" in e["name"] for group in fresh.values() for e in group)
+
+    appflow.tag_resource(resourceArn=arn, tags={"team": "crm"})
+    assert appflow.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "crm"}
+    appflow.delete_connector_profile(connectorProfileName=unique)
+    assert appflow.describe_connector_profiles(connectorProfileNames=[unique])["connectorProfileDetails"] == []
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.delete_connector_profile(connectorProfileName=unique)
+
+
+def test_unreachable_source_is_refused(appflow: Any, unique: str, tmp_path: Path) -> None:
+    with pytest.raises(appflow.exceptions.ConnectorServerException) as error:
+        _files_profile(appflow, unique, tmp_path / "missing")
+    assert "missing" in error.value.response["Error"]["Message"]
+
+
+def test_connector_without_implementation_is_a_validation_error(appflow: Any, unique: str) -> None:
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        appflow.create_connector_profile(
+            connectorProfileName=unique, connectorType="Singular", connectionMode="Public",
+            connectorProfileConfig={"connectorProfileProperties": {"Singular": {}},
+                                    "connectorProfileCredentials": {"Singular": {"apiKey": "k"}}},
+        )
+    assert "Singular" in error.value.response["Error"]["Message"]
+
+
+def test_connector_metadata(appflow: Any) -> None:
+    config = appflow.describe_connector(connectorType="CustomConnector", connectorLabel="Files")["connectorConfiguration"]
+    assert config["canUseAsSource"] and config["supportedDestinationConnectors"] == ["CustomerProfiles"]
+    assert "PROJECTION" in config["supportedOperators"]
+    s3 = appflow.describe_connectors(connectorTypes=["S3", "CustomerProfiles"])["connectorConfigurations"]
+    assert s3["S3"]["canUseAsSource"] and s3["CustomerProfiles"]["canUseAsDestination"]
+    labels = {(c["connectorType"], c.get("connectorLabel")) for c in appflow.list_connectors()["connectors"]}
+    assert ("CustomConnector", "Files") in labels and ("S3", None) in labels

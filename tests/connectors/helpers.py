@@ -1,0 +1,39 @@
+"""Checks shared by the connector tests."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from dataclasses import replace
+from itertools import islice
+from typing import Any
+
+from openprofiles.connectors.base import Connector, ExtractRequest, Page
+
+
+def records(pages: list[Page]) -> list[dict[str, Any]]:
+    return [record for page in pages for record in page.records]
+
+
+def assert_resumes(connector: Connector, request: ExtractRequest, stop_after: int) -> None:
+    """Taking `stop_after` pages, then extracting again from the last checkpoint (through JSON, as it is
+    stored) delivers exactly the records of a full extraction: none lost, none twice."""
+    full = records(list(connector.extract(request)))
+    pages = connector.extract(request)
+    taken = list(islice(pages, stop_after))
+    pages.close()  # type: ignore[attr-defined]
+    checkpoint = json.loads(json.dumps(taken[-1].checkpoint))
+    rest = records(list(connector.extract(replace(request, checkpoint=checkpoint))))
+    assert records(taken) + rest == full
+
+
+def peak_memory_of_extraction(connector: Connector, request: ExtractRequest) -> tuple[int, int]:
+    """(records extracted, peak bytes allocated meanwhile), holding one page at a time."""
+    count = 0
+    tracemalloc.start()
+    try:
+        for page in connector.extract(request):
+            count += len(page.records)
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -1,0 +1,169 @@
+"""The Files connector: a local directory of CSV and JSON record files."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
+from openprofiles.connectors.files import FilesConnector
+from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def connector(path: Path | str | None) -> FilesConnector:
+    properties = {} if path is None else {"path": str(path)}
+    return FilesConnector(Connection("files", "CustomConnector", properties, {}, label="Files"))
+
+
+def write(path: Path, text: str, modified: datetime | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if modified:
+        os.utime(path, (modified.timestamp(), modified.timestamp()))
+    return path
+
+
+def csv_lines(start: int, count: int) -> str:
+    return "id,email,updated\n" + "".join(
+        f"{i},u{i}@example.com,{(T0 + timedelta(hours=i)).isoformat()}\n" for i in range(start, start + count)
+    )
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> Path:
+    """customers/a.csv (5 rows, T0), customers/b.jsonl (3, T0+1d), customers/old/c.json (2-record array,
+    T0-1d), plus a hidden file, a text file and a hidden directory that are not entities."""
+    root = tmp_path / "exports"
+    write(root / "customers" / "a.csv", csv_lines(0, 5), T0)
+    write(root / "customers" / "b.jsonl", "".join(json.dumps({"id": 10 + i, "vip": i % 2 == 0}) + "\n" for i in range(3)), T0 + timedelta(days=1))
+    write(root / "customers" / "old" / "c.json", json.dumps([{"id": 20}, {"id": 21}]), T0 - timedelta(days=1))
+    write(root / "customers" / ".partial.csv", "id\n99\n")
+    write(root / "customers" / "notes.txt", "not records")
+    write(root / ".cache" / "x.csv", "id\n98\n")
+    write(root / "top.ndjson", '{"id": 30}\n')
+    return root
+
+
+def test_check_accepts_a_readable_directory(exports: Path) -> None:
+    connector(exports).check()
+
+
+@pytest.mark.parametrize("where", ["missing", "a-file", None], ids=["missing", "not-a-directory", "no-path"])
+def test_check_names_a_bad_path_without_claiming_an_auth_failure(tmp_path: Path, where: str | None) -> None:
+    write(tmp_path / "a-file", "x")
+    with pytest.raises(ConnectorError) as raised:
+        connector(tmp_path / where if where else None).check()
+    assert not isinstance(raised.value, ConnectorAuthError)
+    assert not raised.value.transient
+    assert (where or "'path' property") in raised.value.message
+
+
+def test_entities_are_folders_then_record_files(exports: Path) -> None:
+    top = connector(exports).entities()
+    assert [(e.name, e.label, e.has_nested_entities) for e in top] == [
+        ("customers", "customers", True), ("top.ndjson", "top.ndjson", False),
+    ]
+    nested = connector(exports).entities("customers")
+    assert [(e.name, e.has_nested_entities) for e in nested] == [
+        ("customers/old", True), ("customers/a.csv", False), ("customers/b.jsonl", False),
+    ]
+    assert [e.name for e in connector(exports).entities("customers/old/")] == ["customers/old/c.json"]
+
+
+@pytest.mark.parametrize("entity", ["../", "customers/../../exports-elsewhere", "/etc"])
+def test_entities_outside_the_directory_are_refused(exports: Path, entity: str) -> None:
+    with pytest.raises(ConnectorError, match="outside|does not exist"):
+        connector(exports).entities(entity)
+
+
+def test_describe_infers_types_from_a_file_or_a_directory_first_file(exports: Path) -> None:
+    expected = [("id", "integer"), ("email", "string"), ("updated", "datetime")]
+    assert [(f.name, f.data_type) for f in connector(exports).describe("customers/a.csv")] == expected
+    assert [(f.name, f.data_type) for f in connector(exports).describe("customers")] == expected
+    assert [(f.name, f.data_type) for f in connector(exports).describe("customers/b.jsonl")] == [
+        ("id", "integer"), ("vip", "boolean"),
+    ]
+    (exports / "empty").mkdir()
+    with pytest.raises(ConnectorError, match="'empty' holds no"):
+        connector(exports).describe("empty")
+
+def test_extract_reads_every_file_below_in_name_order(exports: Path) -> None:
+    pages = list(connector(exports).extract(ExtractRequest(entity="customers", page_size=4)))
+    assert [len(p.records) for p in pages] == [4, 4, 2]
+    got = records(pages)
+    assert [r["id"] for r in got] == ["0", "1", "2", "3", "4", 10, 11, 12, 20, 21]
+    assert got[0] == {"id": "0", "email": "u0@example.com", "updated": T0.isoformat()}
+    assert pages[0].checkpoint == {"key": "customers/a.csv", "line": 4}
+    assert pages[-1].checkpoint == {"key": "customers/old/c.json", "line": 2}
+    assert [p.high_water for p in pages] == [T0, T0 + timedelta(days=1), T0 - timedelta(days=1)]
+
+
+def test_extract_a_single_file(exports: Path) -> None:
+    got = records(list(connector(exports).extract(ExtractRequest(entity="top.ndjson"))))
+    assert got == [{"id": 30}]
+    with pytest.raises(ConnectorError, match="notes.txt: not one of"):
+        list(connector(exports).extract(ExtractRequest(entity="customers/notes.txt")))
+
+
+def test_incremental_by_file_modification_time(exports: Path) -> None:
+    def ids(since: datetime | None, until: datetime | None) -> list[object]:
+        request = ExtractRequest(entity="customers", since=since, until=until)
+        return [r["id"] for r in records(list(connector(exports).extract(request)))]
+
+    assert ids(T0, None) == ["0", "1", "2", "3", "4", 10, 11, 12]
+    assert ids(T0, T0 + timedelta(days=1)) == ["0", "1", "2", "3", "4"]
+    assert ids(None, T0) == [20, 21]
+    assert ids(T0 + timedelta(days=2), None) == []
+    [page] = connector(exports).extract(ExtractRequest(entity="customers", since=T0 + timedelta(hours=1)))
+    assert page.high_water == T0 + timedelta(days=1)
+
+
+def test_incremental_by_a_record_field(tmp_path: Path) -> None:
+    old = T0 - timedelta(days=30)
+    write(tmp_path / "a.csv", csv_lines(0, 6), old)  # updated = T0 + i hours, whatever the file's mtime
+    epoch = int((T0 + timedelta(hours=3)).timestamp())
+    write(tmp_path / "b.jsonl", f'{{"id": 7, "updated": {epoch * 1000}}}\n{{"id": 8, "updated": null}}\n', old)
+    request = ExtractRequest(entity="", modified_field="updated", since=T0 + timedelta(hours=2), until=T0 + timedelta(hours=5))
+    pages = list(connector(tmp_path).extract(request))
+    assert [r["id"] for r in records(pages)] == ["2", "3", "4", 7]
+    assert pages[0].high_water == T0 + timedelta(hours=4)
+    # without `since`, a record with no modification time is delivered too
+    full = records(list(connector(tmp_path).extract(ExtractRequest(entity="b.jsonl", modified_field="updated"))))
+    assert [r["id"] for r in full] == [7, 8]
+
+
+def test_an_unreadable_modification_field_fails_the_run(tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", "id,updated\n1,2024-01-01\n2,last tuesday\n")
+    with pytest.raises(ConnectorError, match=r"a.csv: record 2 has updated='last tuesday'"):
+        list(connector(tmp_path).extract(ExtractRequest(entity="a.csv", modified_field="updated", since=T0)))
+
+
+@pytest.mark.parametrize(("page_size", "stop_after"), [(3, 1), (4, 2), (5, 1), (1, 9), (2, 3)])
+def test_resume_from_a_checkpoint_delivers_exactly_the_rest(exports: Path, page_size: int, stop_after: int) -> None:
+    assert_resumes(connector(exports), ExtractRequest(entity="", page_size=page_size), stop_after)
+
+
+def test_resume_with_a_record_field_window(tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", csv_lines(0, 40))
+    write(tmp_path / "b.csv", csv_lines(40, 40))
+    request = ExtractRequest(entity="", modified_field="updated", since=T0 + timedelta(hours=10), page_size=7)
+    for stop_after in (1, 4, 5, 9):
+        assert_resumes(connector(tmp_path), request, stop_after)
+
+
+def test_a_bad_checkpoint_is_refused(exports: Path) -> None:
+    with pytest.raises(ConnectorError, match="invalid checkpoint"):
+        list(connector(exports).extract(ExtractRequest(entity="", checkpoint={"offset": 3})))
+
+
+def test_a_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.csv", csv_lines(0, 200_000))
+    count, peak = peak_memory_of_extraction(connector(tmp_path), ExtractRequest(entity="big.csv", page_size=1000))
+    assert count == 200_000
+    assert peak < path.stat().st_size / 10, (peak, path.stat().st_size)

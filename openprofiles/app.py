@@ -25,6 +25,7 @@ from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService, connector_profile_exists
+from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import FlowService, flow_exists
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
@@ -68,8 +69,10 @@ class Runtime:
     reader: FastReader
     flows: FlowService
     connector_profiles: ConnectorProfileService
+    runner: FlowRunner
 
     def close(self) -> None:
+        self.runner.close()
         self.reader.close()
         self.db.dispose()
 
@@ -90,7 +93,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     reader = FastReader(db)
     domains = DomainService(store, envelope, reader)
     object_types = ObjectTypeService(store, envelope)
+    flows = FlowService(store, domains, object_types)
     dead_letters = DeadLetterService(store, envelope, clock)
+    ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)
+    connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry())
     return Runtime(
         settings=settings,
         clock=clock,
@@ -103,13 +109,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         tags=tags,
         object_types=object_types,
         profiles=ProfileService(store, envelope, object_types),
-        ingest=IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background),
+        ingest=ingest,
         search=SearchService(store, envelope, object_types, reader),
         expiry=ExpiryService(store, clock),
         dead_letters=dead_letters,
         reader=reader,
-        flows=FlowService(store, domains, object_types),
-        connector_profiles=ConnectorProfileService(store, envelope, ConnectorRegistry()),
+        flows=flows,
+        connector_profiles=connector_profiles,
+        runner=FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock),
     )
 
 
@@ -129,7 +136,9 @@ def create_app(runtime: Runtime) -> Root:
                 runtime.ingest,
                 runtime.search,
             ),
-            "appflow": AppFlowProvider(runtime.tags, pages, runtime.flows, runtime.connector_profiles),
+            "appflow": AppFlowProvider(
+                runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner
+            ),
         },
         clock=runtime.clock,
     )
@@ -141,6 +150,9 @@ def create_app(runtime: Runtime) -> Root:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        resumed = await anyio.to_thread.run_sync(runtime.runner.resume_interrupted)
+        if resumed:
+            log.info("resumed %d flow runs interrupted by a stop", resumed)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_sweep_periodically, runtime)
             tasks.start_soon(_flush_dead_letters_periodically, runtime)

@@ -24,7 +24,7 @@ def _visible(name: str) -> bool:
 
 
 class FilesConnector(Connector):
-    """Reads record files from a directory on the server."""
+    """CSV and JSON record files in a directory on the OpenProfiles server."""
 
     connector_type = "CustomConnector"
     label = "Files"
@@ -44,12 +44,15 @@ class FilesConnector(Connector):
         if not os.access(root, os.R_OK | os.X_OK):
             raise ConnectorError(f"{root} is not readable by the server")
 
+    def _inside(self, path: Path) -> bool:
+        """Whether `path` (symbolic links followed) is within the root."""
+        return path.resolve().is_relative_to(self.root.resolve())
+
     def _resolve(self, entity: str | None) -> Path:
         """The file or directory an entity names, refused outside the root."""
         self.check()
-        root = self.root.resolve()
-        target = (root / (entity or "").strip("/")).resolve()
-        if not target.is_relative_to(root):
+        target = (self.root.resolve() / (entity or "").strip("/")).resolve()
+        if not self._inside(target):
             raise ConnectorError(f"{entity!r} is outside {self.root}")
         if not target.exists():
             raise ConnectorError(f"{entity!r} does not exist in {self.root}")
@@ -65,7 +68,7 @@ class FilesConnector(Connector):
         folders: list[Entity] = []
         files: list[Entity] = []
         for child in sorted(directory.iterdir()):
-            if not _visible(child.name):
+            if not _visible(child.name) or not self._inside(child):
                 continue
             if child.is_dir():
                 folders.append(Entity(self._name(child), child.name, has_nested_entities=True))
@@ -74,7 +77,8 @@ class FilesConnector(Connector):
         return folders + files
 
     def _files(self, target: Path) -> list[SourceFile]:
-        """The file `target` names, or every supported file below that directory (hidden ones skipped)."""
+        """The file `target` names, or every supported file below that directory (hidden ones, and
+        links leading out of the root, skipped)."""
         if target.is_file():
             if not suffix_format(target.name):
                 raise ConnectorError(f"{self._name(target)}: not one of {', '.join(SUFFIXES)}")
@@ -84,6 +88,7 @@ class FilesConnector(Connector):
             for folder, subfolders, names in os.walk(target):
                 subfolders[:] = [name for name in subfolders if _visible(name)]
                 paths += [Path(folder, name) for name in names if _visible(name) and suffix_format(name)]
+            paths = [path for path in paths if self._inside(path)]
         files = []
         for path in paths:
             try:
@@ -96,9 +101,10 @@ class FilesConnector(Connector):
     @contextmanager
     def _open(self, file: SourceFile) -> Iterator[io.BufferedReader]:
         try:
-            binary = open(self.root.resolve() / file.key, "rb", buffering=CHUNK)  # noqa: SIM115 - closed below
+            raw = io.FileIO(self.root.resolve() / file.key)
         except OSError as error:
             raise ConnectorError(f"{file.key}: {error.strerror}") from None
+        binary: io.BufferedReader = io.BufferedReader(raw, CHUNK)
         with binary:
             yield binary
 

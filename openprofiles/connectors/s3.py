@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from typing import Any
 
 import boto3
@@ -65,17 +66,17 @@ _NETWORK_ERRORS = (
 
 
 def _mapped(error: Exception, where: str) -> ConnectorError:
-    """A botocore error as a ConnectorError naming `where` (an s3:// location)."""
+    """A botocore error as a ConnectorError naming `where` (an s3:// location or the operation)."""
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return ConnectorAuthError(f"no usable AWS credentials: {error}")
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
         message = error.response.get("Error", {}).get("Message") or code
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        text = f"{where}: {code}: {message}"
         if code in AUTH_CODES:
-            return ConnectorAuthError(f"{code}: {message}")
-        transient = code in THROTTLING_CODES or status == 429 or status >= 500
-        return ConnectorError(f"{where}: {code}: {message}", transient=transient)
+            return ConnectorAuthError(text)
+        return ConnectorError(text, transient=code in THROTTLING_CODES or status == 429 or status >= 500)
     return ConnectorError(f"{where}: {error}", transient=isinstance(error, _NETWORK_ERRORS))
 
 
@@ -88,7 +89,7 @@ def _aws_errors(where: str) -> Iterator[None]:
 
 
 def _split(path: str) -> tuple[str, str]:
-    """"bucket/some/prefix" -> ("bucket", "some/prefix")."""
+    """Split "bucket/some/prefix" into ("bucket", "some/prefix")."""
     bucket, _, prefix = path.strip("/").partition("/")
     if not bucket:
         raise ConnectorError("an S3 entity is 'bucket' or 'bucket/prefix'")
@@ -116,7 +117,7 @@ class _Body(io.RawIOBase):
 
 
 class S3Connector(Connector):
-    """Reads the files under an S3 prefix."""
+    """CSV and JSON record files under an Amazon S3 bucket prefix."""
 
     connector_type = "S3"
 
@@ -133,12 +134,12 @@ class S3Connector(Connector):
         return self._client
 
     def check(self) -> None:
-        with _aws_errors("s3://"):
+        with _aws_errors("ListBuckets"):
             self.client.list_buckets()
 
     def entities(self, path: str | None = None) -> list[Entity]:
         if not path or not path.strip("/"):
-            with _aws_errors("s3://"):
+            with _aws_errors("ListBuckets"):
                 buckets = self.client.list_buckets().get("Buckets", [])
             return [Entity(name=b["Name"], label=b["Name"], has_nested_entities=True) for b in buckets]
         bucket, prefix = _split(path)
@@ -165,7 +166,7 @@ class S3Connector(Connector):
                 key: str = item["Key"]
                 inside = not prefix or prefix.endswith("/") or key == prefix or key[len(prefix)] == "/"
                 if inside and not key.endswith("/"):
-                    yield SourceFile(key, item["LastModified"], fmt or suffix_format(key))
+                    yield SourceFile(key, item["LastModified"].astimezone(UTC), fmt or suffix_format(key))
 
     @contextmanager
     def _open(self, bucket: str, file: SourceFile) -> Iterator[io.BufferedReader]:

@@ -14,6 +14,7 @@ from openprofiles.storage.database import Database
 from openprofiles.storage.dead_letters import DeadLetterRepository
 from openprofiles.storage.dialect import lock_domain
 from openprofiles.storage.domains import DomainRepository
+from openprofiles.storage.executions import ExecutionRepository
 from openprofiles.storage.flows import FlowRepository
 from openprofiles.storage.history import HistoryRepository
 from openprofiles.storage.object_types import ObjectTypeRepository
@@ -67,6 +68,10 @@ class UnitOfWork:
     @cached_property
     def flows(self) -> FlowRepository:
         return FlowRepository(self.conn)
+
+    @cached_property
+    def executions(self) -> ExecutionRepository:
+        return ExecutionRepository(self.conn)
 
     @cached_property
     def connector_profiles(self) -> ConnectorProfileRepository:

@@ -15,7 +15,7 @@ from openprofiles.connectors.tabular import declared_format, describe_file, pars
 
 
 def _binary(data: bytes) -> io.BufferedReader:
-    return io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    return io.BufferedReader(io.BytesIO(data))
 
 
 def read(data: bytes, fmt: str | None = None) -> list[dict[str, Any]]:

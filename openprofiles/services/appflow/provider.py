@@ -10,8 +10,10 @@ from openprofiles.services.appflow.connector_profiles import (
     ConnectorProfileService,
     ConnectorServerFailed,
 )
+from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import FlowService
 from openprofiles.services.appflow.handlers_connectors import ConnectorHandlers
+from openprofiles.services.appflow.handlers_executions import ExecutionHandlers
 from openprofiles.services.appflow.handlers_flows import FlowHandlers
 from openprofiles.services.context import RequestContext
 from openprofiles.services.pagination import PageTokens
@@ -23,7 +25,7 @@ SERVICE = "appflow"
 Params = dict[str, Any]
 
 
-class AppFlowProvider(FlowHandlers, ConnectorHandlers, Provider):
+class AppFlowProvider(FlowHandlers, ConnectorHandlers, ExecutionHandlers, Provider):
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         ConnectorAuthenticationFailed: "ConnectorAuthenticationException",
         ConnectorServerFailed: "ConnectorServerException",
@@ -37,12 +39,18 @@ class AppFlowProvider(FlowHandlers, ConnectorHandlers, Provider):
     }
 
     def __init__(
-        self, tags: TagService, pages: PageTokens, flows: FlowService, connector_profiles: ConnectorProfileService
+        self,
+        tags: TagService,
+        pages: PageTokens,
+        flows: FlowService,
+        connector_profiles: ConnectorProfileService,
+        runner: FlowRunner,
     ) -> None:
         self.tags = tags
         self.pages = pages
         self.flows = flows
         self.connector_profiles = connector_profiles
+        self.runner = runner
 
     def tag_resource(self, ctx: RequestContext, p: Params) -> Params:
         self.tags.tag(ctx, SERVICE, p["resourceArn"], p["tags"])

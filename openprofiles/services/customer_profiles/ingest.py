@@ -149,7 +149,12 @@ class IngestService:
         source: str,
         performed_by: str,
         now: datetime,
+        dropped: Sequence[tuple[str, str]] = (),
+        within: Callable[[UnitOfWork, list[IngestResult]], None] | None = None,
     ) -> list[IngestResult]:
+        """Ingest a batch in one transaction. `dropped` (text, reason) are records a flow's tasks
+        dropped, kept as dead letters with the batch; `within` runs in the same transaction after
+        the batch (a flow commits its checkpoint there)."""
         results: list[IngestResult | None] = [None] * len(bodies)
         cipher = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
         if otype.encryption_key:
@@ -173,19 +178,21 @@ class IngestService:
                 except Rejected as error:
                     rejected.append((item.position, item.text, str(error)))
             batch.flush()
-            if rejected:
-                rejected.sort()  # letters in input order
-                queued = bool(domain.dead_letter_queue_url)
-                letters = [
-                    NewDeadLetter(otype.name, source, reason, cipher.seal(text.encode(), DEAD_LETTER_AAD))
-                    for _, text, reason in rejected
-                ]
-                uow.dead_letters.add(domain.id, letters, now, queued)
-        for position, _, reason in rejected:
-            results[position] = IngestResult(rejected=reason)
-        if rejected and domain.dead_letter_queue_url and self.on_dead_letters:
+            rejected.sort()  # letters in input order
+            letters = [
+                NewDeadLetter(otype.name, source, reason, cipher.seal(text.encode(), DEAD_LETTER_AAD))
+                for _, text, reason in [*rejected, *((-1, text, reason) for text, reason in dropped)]
+            ]
+            if letters:
+                uow.dead_letters.add(domain.id, letters, now, bool(domain.dead_letter_queue_url))
+            for position, _, reason in rejected:
+                results[position] = IngestResult(rejected=reason)
+            done = [r if r is not None else IngestResult(rejected="not processed") for r in results]
+            if within is not None:
+                within(uow, done)
+        if letters and domain.dead_letter_queue_url and self.on_dead_letters:
             self.on_dead_letters()
-        return [r if r is not None else IngestResult(rejected="not processed") for r in results]
+        return done
 
 
 class _Batch:

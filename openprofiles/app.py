@@ -23,6 +23,7 @@ from openprofiles.clock import Clock, SystemClock
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
+from openprofiles.scheduler.scheduler import Scheduler
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService, connector_profile_exists
 from openprofiles.services.appflow.executions import FlowRunner
@@ -32,6 +33,7 @@ from openprofiles.services.customer_profiles.dead_letters import DeadLetterServi
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
 from openprofiles.services.customer_profiles.expiry import ExpiryService
 from openprofiles.services.customer_profiles.ingest import IngestService
+from openprofiles.services.customer_profiles.integrations import IntegrationService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService, object_type_exists
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
@@ -70,6 +72,7 @@ class Runtime:
     flows: FlowService
     connector_profiles: ConnectorProfileService
     runner: FlowRunner
+    scheduler: Scheduler
 
     def close(self) -> None:
         self.runner.close()
@@ -97,6 +100,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     dead_letters = DeadLetterService(store, envelope, clock)
     ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)
     connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry())
+    runner = FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -116,7 +120,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         reader=reader,
         flows=flows,
         connector_profiles=connector_profiles,
-        runner=FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock),
+        runner=runner,
+        scheduler=Scheduler(store, runner, clock),
     )
 
 
@@ -135,6 +140,7 @@ def create_app(runtime: Runtime) -> Root:
                 runtime.profiles,
                 runtime.ingest,
                 runtime.search,
+                IntegrationService(runtime.store, runtime.domains, runtime.object_types, runtime.flows),
             ),
             "appflow": AppFlowProvider(
                 runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner
@@ -156,6 +162,7 @@ def create_app(runtime: Runtime) -> Root:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_sweep_periodically, runtime)
             tasks.start_soon(_flush_dead_letters_periodically, runtime)
+            tasks.start_soon(_fire_schedules_periodically, runtime)
             yield
             tasks.cancel_scope.cancel()
 
@@ -200,3 +207,13 @@ async def _flush_dead_letters_periodically(runtime: Runtime) -> None:
             await anyio.to_thread.run_sync(runtime.dead_letters.flush)
         except Exception:
             log.exception("dead-letter flush failed; retrying at the next interval")
+
+
+async def _fire_schedules_periodically(runtime: Runtime) -> None:
+    """Start due scheduled flow runs every `scheduler_interval` seconds."""
+    while True:
+        await anyio.sleep(runtime.settings.scheduler_interval)
+        try:
+            await anyio.to_thread.run_sync(runtime.scheduler.tick)
+        except Exception:
+            log.exception("scheduler tick failed; retrying at the next interval")

@@ -94,9 +94,11 @@ def main(ctx: click.Context) -> None:
               show_default=True, help="Seconds between retention sweeps.")
 @click.option("--dead-letter-interval", envvar="OPENPROFILES_DEAD_LETTER_INTERVAL", type=click.FloatRange(min=1),
               default=60, show_default=True, help="Seconds between retries of dead letters not yet sent to SQS.")
+@click.option("--scheduler-interval", envvar="OPENPROFILES_SCHEDULER_INTERVAL", type=click.FloatRange(min=0.1),
+              default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
 @storage_options
 def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: float, dead_letter_interval: float,
-          data_dir: Path, database_url: str | None) -> None:
+          scheduler_interval: float, data_dir: Path, database_url: str | None) -> None:
     """Run the service (both APIs on one port)."""
     import uvicorn
 
@@ -112,7 +114,7 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
             err=True,
         )
     settings = _settings(data_dir, database_url, host=host, port=port, auth=auth, expiry_interval=expiry_interval,
-                         dead_letter_interval=dead_letter_interval)
+                         dead_letter_interval=dead_letter_interval, scheduler_interval=scheduler_interval)
     runtime = _runtime(settings)
     if auth == "sigv4" and runtime.access_keys.count() == 0:
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)

@@ -21,6 +21,7 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     expiry_interval: float = 3600.0
     dead_letter_interval: float = 60.0
+    scheduler_interval: float = 10.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@ little a flow needs to know of connector profiles (their type and label)."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,6 +144,26 @@ class FlowRepository:
             if column in values and values[column] is not None:
                 values[column] = _json(values[column])
         self.conn.execute(update(flows).where(flows.c.id == flow_id).values(last_updated_at=now, **values))
+
+    def due(self, now: datetime, limit: int = 100) -> builtins.list[FlowRecord]:
+        """Active flows whose next scheduled run time has come."""
+        rows = self.conn.execute(
+            select(flows)
+            .where(flows.c.status == "Active", flows.c.next_run_at.is_not(None), flows.c.next_run_at <= now)
+            .order_by(flows.c.next_run_at)
+            .limit(limit)
+        )
+        return [_record(row) for row in rows]
+
+    def claim_run(self, flow_id: int, expected: datetime, following: datetime | None, now: datetime) -> bool:
+        """Move a flow's next run time from `expected` to `following`, only if no one else did:
+        the one process whose update succeeds fires the run."""
+        result = self.conn.execute(
+            update(flows)
+            .where(flows.c.id == flow_id, flows.c.next_run_at == expected)
+            .values(next_run_at=following, last_updated_at=now)
+        )
+        return bool(result.rowcount)
 
     def delete(self, flow_id: int) -> None:
         """Delete the flow and its executions."""

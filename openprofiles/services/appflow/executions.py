@@ -24,7 +24,7 @@ from openprofiles.clock import Clock
 from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest
 from openprofiles.flows.tasks import Dropped, Output, Terminated, compile_tasks
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
-from openprofiles.services.appflow.flows import FlowService, trigger_type
+from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.ingest import IngestResult, IngestService
@@ -81,7 +81,8 @@ class FlowRunner:
         trigger = trigger_type(flow.definition)
         if trigger != "OnDemand":
             with self.store.write() as uow:
-                uow.flows.update(flow.id, ctx.now, status="Active", status_message=None)
+                uow.flows.update(flow.id, ctx.now, status="Active", status_message=None, consecutive_failures=0,
+                                 next_run_at=next_run_at(flow.definition, ctx.now))
             return self.flows.get(ctx, name).record, None
         execution_id = secrets.token_hex(16)
         with self.store.write() as uow:
@@ -250,7 +251,13 @@ class FlowRunner:
             if flow is None:
                 return
             failures = 0 if status == "Successful" else flow.consecutive_failures + (status == "Error")
-            uow.flows.update(flow.id, now, consecutive_failures=failures)
+            values: dict[str, Any] = {"consecutive_failures": failures}
+            threshold = ((flow.definition.get("triggerConfig") or {}).get("triggerProperties") or {}).get(
+                "Scheduled", {}).get("flowErrorDeactivationThreshold")
+            if threshold and failures >= threshold and flow.status == "Active":
+                values.update(status="Suspended", next_run_at=None, status_message=(
+                    f"Suspended after {failures} consecutive failed runs; last error: {outcome.message}"))
+            uow.flows.update(flow.id, now, **values)
 
 
 def _entity(source: dict[str, Any]) -> str:

@@ -1,0 +1,101 @@
+"""Scheduled flows with an injected clock: the scheduler fires due runs once, incremental pulls
+fetch only what changed since the last run, and repeated failures suspend the flow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from openprofiles.app import Runtime, build_runtime
+from openprofiles.clock import FixedClock
+from openprofiles.scheduler.scheduler import Scheduler
+from openprofiles.services.context import RequestContext
+from openprofiles.settings import Settings
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FIELDS = {
+    "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
+    "email": {"Source": "_source.email", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
+}
+KEYS = {"crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]}
+HEADER = "id,email,updated\n"
+
+
+def _setup(database_url: str, tmp_path: Path, threshold: int | None = None) -> tuple[Runtime, FixedClock, RequestContext]:
+    clock = FixedClock(START)
+    runtime = build_runtime(Settings(data_dir=tmp_path / "data", database_url=database_url), clock=clock)
+    ctx = RequestContext("000000000000", "us-east-1", "test", "r", START)
+    runtime.domains.create(ctx, "d", default_expiration_days=30, default_encryption_key=None,
+                           dead_letter_queue_url=None, settings={}, tags={})
+    domain = runtime.domains.record(ctx, "d")
+    runtime.object_types.put(domain, "crm", {"Description": "x", "AllowProfileCreation": True, "Fields": FIELDS,
+                                             "Keys": KEYS}, START)
+    source = tmp_path / "source"
+    source.mkdir()
+    runtime.connector_profiles.create(ctx, "files", "CustomConnector", "Files", "Public", {
+        "connectorProfileProperties": {"CustomConnector": {"profileProperties": {"path": str(source)}}}}, None)
+    scheduled: dict[str, object] = {"scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental",
+                                    "scheduleStartTime": START}
+    if threshold:
+        scheduled["flowErrorDeactivationThreshold"] = threshold
+    runtime.flows.create(ctx, {
+        "flowName": "hourly",
+        "triggerConfig": {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": scheduled}},
+        "sourceFlowConfig": {"connectorType": "CustomConnector", "connectorProfileName": "files",
+                             "sourceConnectorProperties": {"CustomConnector": {"entityName": "people.csv"}},
+                             "incrementalPullConfig": {"datetimeTypeFieldName": "updated"}},
+        "destinationFlowConfigList": [{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
+            "CustomerProfiles": {"domainName": "d", "objectTypeName": "crm"}}}],
+        "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"CustomConnector": "NO_OP"}}],
+    })
+    return runtime, clock, ctx
+
+
+def _run_due(runtime: Runtime, scheduler: Scheduler) -> list[str]:
+    started = scheduler.tick()
+    for execution_id in started:
+        runtime.runner.wait(execution_id, timeout=60)
+    return started
+
+
+def test_incremental_runs_on_schedule(database_url: str, tmp_path: Path) -> None:
+    runtime, clock, ctx = _setup(database_url, tmp_path)
+    (tmp_path / "source" / "people.csv").write_text(
+        HEADER + "1,a@x.com,2026-01-01T00:00:00Z\n2,b@x.com,2026-01-02T00:00:00Z\n")
+    scheduler = runtime.scheduler
+    assert scheduler.tick() == []  # Draft until StartFlow
+    runtime.runner.start(ctx, "hourly")
+    assert scheduler.tick() == []  # not due yet
+    clock.advance(timedelta(hours=1))
+    (first,) = _run_due(runtime, scheduler)
+    assert _run_due(runtime, scheduler) == []  # fired once
+    records = {e.execution_id: e for e in runtime.runner.records(ctx, "hourly", None, 10)}
+    assert records[first].status == "Successful" and records[first].records_processed == 2
+
+    with (tmp_path / "source" / "people.csv").open("a") as handle:
+        handle.write("3,c@x.com,2026-02-01T00:00:00Z\n")
+    clock.advance(timedelta(hours=1))
+    (second,) = _run_due(runtime, scheduler)
+    records = {e.execution_id: e for e in runtime.runner.records(ctx, "hourly", None, 10)}
+    # Only records changed at or after the previous run's high-water mark (2026-01-02) are pulled.
+    assert records[second].status == "Successful" and records[second].records_processed == 2
+    domain = runtime.domains.record(ctx, "d")
+    assert runtime.domains.get(ctx, "d").counts is not None
+    with runtime.store.read() as uow:
+        assert uow.profiles.count(domain.id) == 3
+    runtime.close()
+
+
+def test_consecutive_failures_suspend_the_flow(database_url: str, tmp_path: Path) -> None:
+    runtime, clock, ctx = _setup(database_url, tmp_path, threshold=2)  # people.csv is missing: runs fail
+    runtime.runner.start(ctx, "hourly")
+    for _ in range(2):
+        clock.advance(timedelta(hours=1))
+        (execution_id,) = _run_due(runtime, runtime.scheduler)
+        record = {e.execution_id: e for e in runtime.runner.records(ctx, "hourly", None, 10)}[execution_id]
+        assert record.status == "Error" and record.message
+    flow = runtime.flows.get(ctx, "hourly").record
+    assert flow.status == "Suspended" and "2 consecutive" in (flow.status_message or "")
+    clock.advance(timedelta(hours=1))
+    assert runtime.scheduler.tick() == []
+    runtime.close()

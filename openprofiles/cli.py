@@ -412,3 +412,72 @@ def expire(data_dir: Path, database_url: str | None) -> None:
     finally:
         runtime.close()
     click.echo(f"Removed {result.profiles} profiles and {result.objects} objects")
+
+
+@main.command()
+@click.option("--scheduler-interval", envvar="OPENPROFILES_SCHEDULER_INTERVAL", type=click.FloatRange(min=0.1),
+              default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
+@storage_options
+def worker(scheduler_interval: float, data_dir: Path, database_url: str | None) -> None:
+    """Run scheduled flows and resume interrupted runs, without serving HTTP (beside or instead of serve)."""
+    import time
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = _runtime(_settings(data_dir, database_url, scheduler_interval=scheduler_interval))
+    try:
+        resumed = runtime.runner.resume_interrupted()
+        click.echo(f"worker started; resumed {resumed} interrupted runs")
+        while True:
+            for execution_id in runtime.scheduler.tick():
+                click.echo(f"started scheduled run {execution_id}")
+            time.sleep(scheduler_interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+
+
+@main.group()
+def flows() -> None:
+    """AppFlow flows."""
+
+
+@flows.command("run")
+@click.argument("name")
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@storage_options
+def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_url: str | None) -> None:
+    """Run a flow now and wait for it, showing its progress."""
+    import time
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from openprofiles.services.context import RequestContext
+
+    runtime = _runtime(_settings(data_dir, database_url))
+    ctx = RequestContext(account_id, region, "StartFlow", "cli", datetime.now(UTC))
+    try:
+        _, execution_id = runtime.runner.start(ctx, name)
+        if execution_id is None:
+            click.echo(f"Flow {name} is scheduled or event-triggered: it is now Active")
+            return
+        with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
+            task = progress.add_task(f"{name}: starting")
+            while True:
+                (record,) = [e for e in runtime.runner.records(ctx, name, None, 20) if e.execution_id == execution_id]
+                progress.update(task, description=(
+                    f"{name}: {record.status}, {record.records_processed:,} records, "
+                    f"{record.put_failures:,} failed"))
+                if record.status not in ("InProgress", "CancelStarted"):
+                    break
+                time.sleep(0.5)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        runtime.close()
+    click.echo(f"{record.status}: {record.records_processed} records processed, {record.put_failures} failed"
+               + (f" ({record.message})" if record.message else ""))
+    if record.status != "Successful":
+        raise SystemExit(1)

@@ -99,3 +99,18 @@ def test_consecutive_failures_suspend_the_flow(database_url: str, tmp_path: Path
     clock.advance(timedelta(hours=1))
     assert runtime.scheduler.tick() == []
     runtime.close()
+
+
+def test_flows_run_from_the_command_line(database_url: str, tmp_path: Path) -> None:
+    from tests.harness import cli
+
+    runtime, _, ctx = _setup(database_url, tmp_path)
+    (tmp_path / "source" / "people.csv").write_text(HEADER + "1,a@x.com,2026-01-01T00:00:00Z\n")
+    definition = runtime.flows.get(ctx, "hourly").record.definition
+    runtime.flows.create(ctx, {**definition, "flowName": "now", "triggerConfig": {"triggerType": "OnDemand"}})
+    runtime.close()
+    out = cli("flows", "run", "now", "--data-dir", str(tmp_path / "data"), "--database-url", database_url)
+    assert "Successful: 1 records processed, 0 failed" in out.stdout
+    missing = cli("flows", "run", "nope", "--data-dir", str(tmp_path / "data"), "--database-url", database_url,
+                  check=False)
+    assert missing.returncode != 0 and "nope" in missing.stderr

@@ -84,10 +84,11 @@ class _JsonValues:
         self._eof = False
 
     def _fill(self) -> bool:
-        """Append the next chunk (dropping what was consumed); False at the end of the stream."""
+        """Append the next chunk (dropping what was consumed); False at the end of the stream. A chunk
+        is as long as the unconsumed text, so a large value is decoded again only O(log size) times."""
         if self._eof:
             return False
-        chunk = self._stream.read(CHUNK)
+        chunk = self._stream.read(max(CHUNK, len(self._buf) - self._pos))
         if not chunk:
             self._eof = True
             return False
@@ -113,7 +114,9 @@ class _JsonValues:
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as error:
-                if len(self._buf) - self._pos > MAX_JSON_VALUE or not self._fill():
+                if len(self._buf) - self._pos > MAX_JSON_VALUE:
+                    raise ConnectorError(f"{self._name}: invalid JSON, or a value over {MAX_JSON_VALUE >> 20} MiB") from None
+                if not self._fill():
                     raise ConnectorError(f"{self._name}: invalid JSON: {error.msg}") from None
                 continue
             # A value ending with the buffer may go on in the next chunk (a number): decode it again.

@@ -82,6 +82,18 @@ def test_entities_outside_the_directory_are_refused(exports: Path, entity: str) 
         connector(exports).entities(entity)
 
 
+def test_links_out_of_the_directory_are_not_followed(exports: Path, tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret.csv", "id\nsecret\n")
+    (exports / "customers" / "leak.csv").symlink_to(secret)
+    (exports / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
+    assert "customers/leak.csv" not in [e.name for e in connector(exports).entities("customers")]
+    assert "elsewhere" not in [e.name for e in connector(exports).entities()]
+    assert "secret" not in [r["id"] for r in records(list(connector(exports).extract(ExtractRequest(entity=""))))]
+    for entity in ("customers/leak.csv", "elsewhere/secret.csv"):
+        with pytest.raises(ConnectorError, match="is outside"):
+            list(connector(exports).extract(ExtractRequest(entity=entity)))
+
+
 def test_describe_infers_types_from_a_file_or_a_directory_first_file(exports: Path) -> None:
     expected = [("id", "integer"), ("email", "string"), ("updated", "datetime")]
     assert [(f.name, f.data_type) for f in connector(exports).describe("customers/a.csv")] == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -88,6 +88,7 @@ def test_extract_streams_every_file_under_the_prefix_in_key_order(aws_env: MotoS
     assert pages[1].checkpoint == {"key": "exports/c.json", "line": 1}
     modified = bucket["modified"]
     assert pages[0].high_water == modified["exports/2024/a.csv"]
+    assert pages[0].high_water.utcoffset() == timedelta(0)
     assert pages[1].high_water == modified["exports/c.json"]
 
 
@@ -116,6 +117,15 @@ def test_incremental_by_last_modified(aws_env: MotoServer, bucket: dict[str, Any
     assert ids(pull(None, b_time)) == ["1", "2", "3"]
     [page] = pull(b_time, modified["exports/c.json"])
     assert (ids([page]), page.high_water) == ([4, 5], b_time)
+
+
+def test_incremental_by_a_record_field(aws_env: MotoServer, bucket: dict[str, Any]) -> None:
+    since = datetime(2024, 2, 1, tzinfo=UTC)
+    request = ExtractRequest(
+        entity="", source_properties=props(bucket["name"], "exports/2024/a.csv"), modified_field="joined", since=since
+    )
+    [page] = connector().extract(request)
+    assert (ids([page]), page.high_water) == (["2"], datetime(2024, 2, 3, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("page_size", "stop_after"), [(2, 1), (3, 2), (1, 5), (5, 1)])

@@ -142,3 +142,11 @@ def test_instants(value: Any, expected: datetime | None) -> None:
 def test_bad_instants(value: Any) -> None:
     with pytest.raises(ValueError):
         parse_instant(value)
+
+
+def test_an_oversized_json_value_stops_the_read_without_buffering_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tabular, "CHUNK", 64)
+    monkeypatch.setattr(tabular, "MAX_JSON_VALUE", 1 << 20)
+    data = b'{"a": 1}\n{"big": "' + b"x" * (3 << 20) + b'"}\n'
+    with pytest.raises(ConnectorError, match="a value over 1 MiB"):
+        read(data, "json")

@@ -33,7 +33,7 @@ from openprofiles.services.customer_profiles.dead_letters import DeadLetterServi
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
 from openprofiles.services.customer_profiles.expiry import ExpiryService
 from openprofiles.services.customer_profiles.ingest import IngestService
-from openprofiles.services.customer_profiles.integrations import IntegrationService
+from openprofiles.services.customer_profiles.integrations import IntegrationService, integration_exists
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService, object_type_exists
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
@@ -90,7 +90,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     envelope = Envelope(keyring, DataKeyRepository(db))
     envelope.index_key(SYSTEM_SCOPE)  # fails now, clearly, if this is not the database's master key
     tags = TagService(store)
-    tags.register("profile", "domains", lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn))
+    tags.register(
+        "profile",
+        "domains",
+        lambda uow, arn: domain_exists(uow, arn) or object_type_exists(uow, arn) or integration_exists(uow, arn),
+    )
     tags.register("appflow", "flow", flow_exists)
     tags.register("appflow", "connectorprofile", connector_profile_exists)
     reader = FastReader(db)

@@ -17,6 +17,7 @@ from openprofiles.storage.domains import DomainRepository
 from openprofiles.storage.executions import ExecutionRepository
 from openprofiles.storage.flows import FlowRepository
 from openprofiles.storage.history import HistoryRepository
+from openprofiles.storage.integrations import IntegrationRepository
 from openprofiles.storage.object_types import ObjectTypeRepository
 from openprofiles.storage.objects import ObjectRepository
 from openprofiles.storage.profiles import KeyIndexRepository, ProfileRepository
@@ -76,6 +77,10 @@ class UnitOfWork:
     @cached_property
     def connector_profiles(self) -> ConnectorProfileRepository:
         return ConnectorProfileRepository(self.conn)
+
+    @cached_property
+    def integrations(self) -> IntegrationRepository:
+        return IntegrationRepository(self.conn)
 
     def lock_domain(self, domain_id: int) -> None:
         """Serialise profile writers of this domain until the transaction ends."""

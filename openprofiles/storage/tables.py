@@ -299,3 +299,25 @@ leases = Table(
     Column("holder", String(128), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+# Customer Profiles integrations: a domain's link to a flow (its URI, the flow ARN) and the
+# object type(s) its records map to; the mapping never changes once created.
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _domain_fk(),
+    Column("uri", String(255), nullable=False),
+    Column("object_type_name", String(255)),
+    # ObjectTypeNames (event type → object type) as JSON.
+    Column("object_type_names", Text),
+    Column("workflow_id", String(255)),
+    Column("is_unstructured", Boolean, nullable=False, default=False),
+    Column("role_arn", String(512)),
+    # EventTriggerNames as a JSON list.
+    Column("event_trigger_names", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("domain_id", "uri"),
+    sqlite_autoincrement=True,
+)

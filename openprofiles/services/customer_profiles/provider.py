@@ -7,9 +7,11 @@ from typing import Any, ClassVar
 from openprofiles.services import errors
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import SETTINGS, Domain, DomainChanges, DomainService
+from openprofiles.services.customer_profiles.handlers_integrations import IntegrationHandlers
 from openprofiles.services.customer_profiles.handlers_object_types import ObjectTypeHandlers
 from openprofiles.services.customer_profiles.handlers_profiles import ProfileHandlers
 from openprofiles.services.customer_profiles.ingest import IngestService
+from openprofiles.services.customer_profiles.integrations import IntegrationService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.search import SearchService
@@ -42,7 +44,7 @@ def _domain_body(domain: Domain) -> Params:
     return body
 
 
-class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, Provider):
+class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationHandlers, Provider):
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         errors.NotFound: "ResourceNotFoundException",
         errors.AccessDenied: "AccessDeniedException",
@@ -58,6 +60,7 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, Provider):
         profiles: ProfileService,
         ingest: IngestService,
         search: SearchService,
+        integrations: IntegrationService,
     ) -> None:
         self.domains = domains
         self.tags = tags
@@ -66,6 +69,7 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, Provider):
         self.profiles = profiles
         self.ingest = ingest
         self.search = search
+        self.integrations = integrations
 
     # Domains
 

@@ -72,3 +72,30 @@ def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], wher
     sets = ", ".join(f"{c} = {mark}" for c in set_columns)
     where = " AND ".join(f"{c} = {mark}" for c in where_columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, rows))
+
+
+def marker(conn: Connection) -> str:
+    """The driver's parameter placeholder."""
+    return _marker(conn)
+
+
+def stored_time(value: datetime | str) -> datetime:
+    """A timestamp read straight from the driver, as an aware UTC datetime (SQLite returns the
+    text SQLAlchemy stored)."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def optional_time(value: datetime | str | None) -> datetime | None:
+    return None if value is None else stored_time(value)
+
+
+def select_in(conn: Connection, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> list[Any]:
+    """Run `sql` (with `{marks}` where the IN list goes) for `values` in slices; all rows."""
+    mark = _marker(conn)
+    rows: list[Any] = []
+    for start in range(0, len(values), 900):
+        part = list(values[start : start + 900])
+        text = sql.replace("?", mark).replace("{marks}", ", ".join([mark] * len(part)))
+        rows.extend(conn.exec_driver_sql(text, (*fixed, *part)).all())
+    return rows

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from openprofiles.storage.bulk import marker, stored_time
 from openprofiles.storage.tables import object_types
 
 
@@ -33,10 +34,15 @@ class ObjectTypeRepository:
         self.conn = conn
 
     def get(self, domain_id: int, name: str) -> ObjectTypeRecord | None:
-        row = self.conn.execute(
-            select(object_types).where(object_types.c.domain_id == domain_id, object_types.c.name == name)
+        mark = marker(self.conn)
+        row = self.conn.exec_driver_sql(
+            "SELECT id, domain_id, name, definition, created_at, last_updated_at FROM object_types "
+            f"WHERE domain_id = {mark} AND name = {mark}",
+            (domain_id, name),
         ).first()
-        return _record(row) if row else None
+        if row is None:
+            return None
+        return ObjectTypeRecord(row[0], row[1], row[2], orjson.loads(row[3]), stored_time(row[4]), stored_time(row[5]))
 
     def list(self, domain_id: int, after: str | None = None, limit: int | None = None) -> list[ObjectTypeRecord]:
         query = select(object_types).where(object_types.c.domain_id == domain_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from openprofiles.storage.bulk import insert_rows, update_rows
+from openprofiles.storage.bulk import insert_rows, optional_time, select_in, stored_time, update_rows
 from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_objects
@@ -56,6 +56,7 @@ _COLUMNS = (
     profile_objects.c.last_updated_at,
     profile_objects.c.expires_at,
 )
+_NAMES = ", ".join(column.name for column in _COLUMNS)
 
 
 def _row(row: Any) -> ObjectRow:
@@ -79,19 +80,18 @@ class ObjectRepository:
         self.conn = conn
 
     def by_unique(self, domain_id: int, object_type_name: str, indexes: Iterable[bytes]) -> dict[bytes, ObjectRow]:
-        wanted = sorted(set(indexes))
+        rows = select_in(
+            self.conn,
+            f"SELECT {_NAMES} FROM profile_objects WHERE domain_id = ? AND object_type_name = ? "
+            "AND unique_index IN ({marks})",
+            (domain_id, object_type_name),
+            sorted(set(indexes)),
+        )
         out: dict[bytes, ObjectRow] = {}
-        for part in chunks(wanted):
-            rows = self.conn.execute(
-                select(*_COLUMNS).where(
-                    profile_objects.c.domain_id == domain_id,
-                    profile_objects.c.object_type_name == object_type_name,
-                    profile_objects.c.unique_index.in_(part),
-                )
-            )
-            for row in rows:
-                obj = _row(row)
-                out[obj.unique_index] = obj
+        for row in rows:
+            obj = ObjectRow(row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]), row[6],
+                            optional_time(row[7]), stored_time(row[8]), stored_time(row[9]), optional_time(row[10]))
+            out[obj.unique_index] = obj
         return out
 
     def by_key(self, domain_id: int, object_key: str) -> ObjectRow | None:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
-from openprofiles.storage.bulk import insert_rows, update_rows
+from openprofiles.storage.bulk import insert_rows, optional_time, select_in, stored_time, update_rows
 from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_keys, profiles
@@ -38,21 +38,17 @@ class ProfileRepository:
         self.conn = conn
 
     def get_many(self, domain_id: int, profile_ids: Iterable[str]) -> dict[str, ProfileRow]:
-        ids = sorted(set(profile_ids))
-        out: dict[str, ProfileRow] = {}
-        for part in chunks(ids):
-            rows = self.conn.execute(
-                select(
-                    profiles.c.profile_id,
-                    profiles.c.document,
-                    profiles.c.created_at,
-                    profiles.c.last_updated_at,
-                    profiles.c.expires_at,
-                ).where(profiles.c.domain_id == domain_id, profiles.c.profile_id.in_(part))
-            )
-            for row in rows:
-                out[row.profile_id] = ProfileRow(*row)
-        return out
+        rows = select_in(
+            self.conn,
+            "SELECT profile_id, document, created_at, last_updated_at, expires_at FROM profiles "
+            "WHERE domain_id = ? AND profile_id IN ({marks})",
+            (domain_id,),
+            sorted(set(profile_ids)),
+        )
+        return {
+            row[0]: ProfileRow(row[0], bytes(row[1]), stored_time(row[2]), stored_time(row[3]), optional_time(row[4]))
+            for row in rows
+        }
 
     def get(self, domain_id: int, profile_id: str) -> ProfileRow | None:
         return self.get_many(domain_id, [profile_id]).get(profile_id)
@@ -123,20 +119,14 @@ class KeyIndexRepository:
 
     def lookup(self, domain_id: int, key_name: str, indexes: Iterable[bytes]) -> list[tuple[bytes, str, str]]:
         """(value index, profile id, source) for each stored entry of these values."""
-        wanted = sorted(set(indexes))
-        out: list[tuple[bytes, str, str]] = []
-        for part in chunks(wanted):
-            rows = self.conn.execute(
-                select(profile_keys.c.value_index, profile_keys.c.profile_id, profile_keys.c.source)
-                .where(
-                    profile_keys.c.domain_id == domain_id,
-                    profile_keys.c.key_name == key_name,
-                    profile_keys.c.value_index.in_(part),
-                )
-                .distinct()
-            )
-            out.extend((bytes(row.value_index), row.profile_id, row.source) for row in rows)
-        return out
+        rows = select_in(
+            self.conn,
+            "SELECT DISTINCT value_index, profile_id, source FROM profile_keys "
+            "WHERE domain_id = ? AND key_name = ? AND value_index IN ({marks})",
+            (domain_id, key_name),
+            sorted(set(indexes)),
+        )
+        return [(bytes(row[0]), row[1], row[2]) for row in rows]
 
     def add(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:
         insert_rows(

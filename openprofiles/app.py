@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -164,9 +164,10 @@ def create_app(runtime: Runtime) -> Root:
         if resumed:
             log.info("resumed %d flow runs interrupted by a stop", resumed)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_sweep_periodically, runtime)
-            tasks.start_soon(_flush_dead_letters_periodically, runtime)
-            tasks.start_soon(_fire_schedules_periodically, runtime)
+            settings = runtime.settings
+            tasks.start_soon(_every, settings.expiry_interval, lambda: _sweep(runtime), "expiry sweep")
+            tasks.start_soon(_every, settings.dead_letter_interval, runtime.dead_letters.flush, "dead-letter flush")
+            tasks.start_soon(_every, settings.scheduler_interval, runtime.scheduler.tick, "scheduler tick")
             yield
             tasks.cancel_scope.cancel()
 
@@ -191,33 +192,17 @@ class Root:
             await self.web(scope, receive, send)
 
 
-async def _sweep_periodically(runtime: Runtime) -> None:
-    """Remove expired profiles and objects every `expiry_interval` seconds."""
+async def _every(seconds: float, job: Callable[[], object], name: str) -> None:
+    """Run a background job in a worker thread every `seconds`; a failure is logged and retried."""
     while True:
-        await anyio.sleep(runtime.settings.expiry_interval)
+        await anyio.sleep(seconds)
         try:
-            result = await anyio.to_thread.run_sync(runtime.expiry.sweep)
-            if result.profiles or result.objects:
-                log.info("expiry sweep removed %d profiles and %d objects", result.profiles, result.objects)
+            await anyio.to_thread.run_sync(job)
         except Exception:
-            log.exception("expiry sweep failed; retrying at the next interval")
+            log.exception("%s failed; retrying at the next interval", name)
 
 
-async def _flush_dead_letters_periodically(runtime: Runtime) -> None:
-    """Retry sending pending dead letters to their queues every `dead_letter_interval` seconds."""
-    while True:
-        await anyio.sleep(runtime.settings.dead_letter_interval)
-        try:
-            await anyio.to_thread.run_sync(runtime.dead_letters.flush)
-        except Exception:
-            log.exception("dead-letter flush failed; retrying at the next interval")
-
-
-async def _fire_schedules_periodically(runtime: Runtime) -> None:
-    """Start due scheduled flow runs every `scheduler_interval` seconds."""
-    while True:
-        await anyio.sleep(runtime.settings.scheduler_interval)
-        try:
-            await anyio.to_thread.run_sync(runtime.scheduler.tick)
-        except Exception:
-            log.exception("scheduler tick failed; retrying at the next interval")
+def _sweep(runtime: Runtime) -> None:
+    result = runtime.expiry.sweep()
+    if result.profiles or result.objects:
+        log.info("expiry sweep removed %d profiles and %d objects", result.profiles, result.objects)

@@ -3,9 +3,11 @@ operation (`create_domain` for CreateDomain) taking the request context and the 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from openprofiles.services import errors
+from openprofiles.services.context import RequestContext
+from openprofiles.services.tags import TagService
 
 
 class Provider:
@@ -19,3 +21,22 @@ class Provider:
             if kind in self.error_codes:
                 return self.error_codes[kind]
         return "InternalServerException"
+
+
+class TagHandlers:
+    """TagResource, UntagResource and ListTagsForResource: the same members in both services."""
+
+    tags: TagService
+    #: The ARN service name of the provider's resources (`profile`, `appflow`).
+    arn_service: ClassVar[str]
+
+    def tag_resource(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        self.tags.tag(ctx, self.arn_service, p["resourceArn"], p["tags"])
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        self.tags.untag(ctx, self.arn_service, p["resourceArn"], p["tagKeys"])
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": self.tags.list(ctx, self.arn_service, p["resourceArn"])}

@@ -15,17 +15,15 @@ from openprofiles.services.appflow.flows import FlowService
 from openprofiles.services.appflow.handlers_connectors import ConnectorHandlers
 from openprofiles.services.appflow.handlers_executions import ExecutionHandlers
 from openprofiles.services.appflow.handlers_flows import FlowHandlers
-from openprofiles.services.context import RequestContext
 from openprofiles.services.pagination import PageTokens
-from openprofiles.services.provider import Provider
+from openprofiles.services.provider import Provider, TagHandlers
 from openprofiles.services.tags import TagService
-
-SERVICE = "appflow"
 
 Params = dict[str, Any]
 
 
-class AppFlowProvider(FlowHandlers, ConnectorHandlers, ExecutionHandlers, Provider):
+class AppFlowProvider(FlowHandlers, ConnectorHandlers, ExecutionHandlers, TagHandlers, Provider):
+    arn_service = "appflow"
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         ConnectorAuthenticationFailed: "ConnectorAuthenticationException",
         ConnectorServerFailed: "ConnectorServerException",
@@ -51,15 +49,3 @@ class AppFlowProvider(FlowHandlers, ConnectorHandlers, ExecutionHandlers, Provid
         self.flows = flows
         self.connector_profiles = connector_profiles
         self.runner = runner
-
-    def tag_resource(self, ctx: RequestContext, p: Params) -> Params:
-        self.tags.tag(ctx, SERVICE, p["resourceArn"], p["tags"])
-        return {}
-
-    def untag_resource(self, ctx: RequestContext, p: Params) -> Params:
-        self.tags.untag(ctx, SERVICE, p["resourceArn"], p["tagKeys"])
-        return {}
-
-    def list_tags_for_resource(self, ctx: RequestContext, p: Params) -> Params:
-        return {"tags": self.tags.list(ctx, SERVICE, p["resourceArn"])}
-

@@ -16,10 +16,8 @@ from openprofiles.services.customer_profiles.object_type_service import ObjectTy
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.search import SearchService
 from openprofiles.services.pagination import PageTokens
-from openprofiles.services.provider import Provider
+from openprofiles.services.provider import Provider, TagHandlers
 from openprofiles.services.tags import TagService
-
-SERVICE = "profile"
 
 Params = dict[str, Any]
 
@@ -44,7 +42,8 @@ def _domain_body(domain: Domain) -> Params:
     return body
 
 
-class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationHandlers, Provider):
+class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationHandlers, TagHandlers, Provider):
+    arn_service = "profile"
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         errors.NotFound: "ResourceNotFoundException",
         errors.AccessDenied: "AccessDeniedException",
@@ -130,16 +129,3 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationH
             ],
             "NextToken": token,
         }
-
-    # Tags
-
-    def tag_resource(self, ctx: RequestContext, p: Params) -> Params:
-        self.tags.tag(ctx, SERVICE, p["resourceArn"], p["tags"])
-        return {}
-
-    def untag_resource(self, ctx: RequestContext, p: Params) -> Params:
-        self.tags.untag(ctx, SERVICE, p["resourceArn"], p["tagKeys"])
-        return {}
-
-    def list_tags_for_resource(self, ctx: RequestContext, p: Params) -> Params:
-        return {"tags": self.tags.list(ctx, SERVICE, p["resourceArn"])}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
 from openprofiles.storage.bulk import insert_rows, optional_time, select_in, stored_time, update_rows
 from openprofiles.storage.dialect import chunks
@@ -191,27 +191,14 @@ class ObjectRepository:
         )
         return [row.profile_id for row in rows]
 
+    def _delete_where(self, *conditions: ColumnElement[bool]) -> None:
+        self.delete_ids([row.id for row in self.conn.execute(select(profile_objects.c.id).where(*conditions))])
+
     def delete_type(self, domain_id: int, object_type_name: str) -> None:
-        ids = [
-            row.id
-            for row in self.conn.execute(
-                select(profile_objects.c.id).where(
-                    profile_objects.c.domain_id == domain_id, profile_objects.c.object_type_name == object_type_name
-                )
-            )
-        ]
-        self.delete_ids(ids)
+        self._delete_where(profile_objects.c.domain_id == domain_id, profile_objects.c.object_type_name == object_type_name)
 
     def delete_for_profile(self, domain_id: int, profile_id: str) -> None:
-        ids = [
-            row.id
-            for row in self.conn.execute(
-                select(profile_objects.c.id).where(
-                    profile_objects.c.domain_id == domain_id, profile_objects.c.profile_id == profile_id
-                )
-            )
-        ]
-        self.delete_ids(ids)
+        self._delete_where(profile_objects.c.domain_id == domain_id, profile_objects.c.profile_id == profile_id)
 
     def move(self, domain_id: int, object_ids: Sequence[int], profile_id: str) -> None:
         if object_ids:

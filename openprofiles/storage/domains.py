@@ -122,14 +122,12 @@ class DomainRepository:
 
 
 def count_change(conn: Connection, domain_id: int, *, profiles: int = 0, objects: int = 0, size: int = 0) -> None:
-    """Move a domain's counters by these amounts (in the caller's transaction)."""
+    """Move a domain's counters by these amounts (in the caller's transaction; fixed SQL, as the
+    ingest path calls it for every batch)."""
     if profiles or objects or size:
-        conn.execute(
-            update(domains)
-            .where(domains.c.id == domain_id)
-            .values(
-                profile_count=domains.c.profile_count + profiles,
-                object_count=domains.c.object_count + objects,
-                total_size=domains.c.total_size + size,
-            )
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE domains SET profile_count = profile_count + {mark}, object_count = object_count + {mark}, "
+            f"total_size = total_size + {mark} WHERE id = {mark}",
+            (profiles, objects, size, domain_id),
         )

@@ -113,6 +113,8 @@ class ObjectRepository:
 
     def replace(self, domain_id: int, replacements: Sequence[tuple[int, NewObject]]) -> None:
         """Replace stored objects wholesale (same UNIQUE key), keeping their key and creation time."""
+        if not replacements:
+            return
         old = self._sizes([object_id for object_id, _ in replacements])
         new = sum(o.size for _, o in replacements)
         count_change(self.conn, domain_id, size=new - sum(size for _, _, size in old))

@@ -6,7 +6,8 @@ import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,16 @@ def _settings(data_dir: Path, database_url: str | None, **extra: Any) -> Setting
         master_key=os.environ.get("OPENPROFILES_MASTER_KEY") or None,
         **extra,
     )
+
+
+@contextmanager
+def _opened(data_dir: Path, database_url: str | None) -> Iterator[Runtime]:
+    """A runtime for one command, closed when it is done."""
+    runtime = _runtime(_settings(data_dir, database_url))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -175,13 +186,11 @@ def keys() -> None:
 @storage_options
 def keys_create(account_id: str, as_json: bool, data_dir: Path, database_url: str | None) -> None:
     """Create an access key pair; the secret is printed this once."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
-        key = runtime.access_keys.create(account_id)
-    except ServiceError as error:
-        raise click.ClickException(error.message) from None
-    finally:
-        runtime.close()
+    with _opened(data_dir, database_url) as runtime:
+        try:
+            key = runtime.access_keys.create(account_id)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
     if as_json:
         click.echo(
             json.dumps(
@@ -197,11 +206,8 @@ def keys_create(account_id: str, as_json: bool, data_dir: Path, database_url: st
 @storage_options
 def keys_list(as_json: bool, data_dir: Path, database_url: str | None) -> None:
     """List access keys (never their secrets)."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
+    with _opened(data_dir, database_url) as runtime:
         summaries = runtime.access_keys.list()
-    finally:
-        runtime.close()
     if as_json:
         click.echo(
             json.dumps(
@@ -241,13 +247,11 @@ def keys_list(as_json: bool, data_dir: Path, database_url: str | None) -> None:
 @storage_options
 def keys_revoke(access_key_id: str, data_dir: Path, database_url: str | None) -> None:
     """Revoke a key: requests signed with it fail at once."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
-        runtime.access_keys.revoke(access_key_id)
-    except ServiceError as error:
-        raise click.ClickException(error.message) from None
-    finally:
-        runtime.close()
+    with _opened(data_dir, database_url) as runtime:
+        try:
+            runtime.access_keys.revoke(access_key_id)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
     click.echo(f"Revoked {access_key_id}")
 
 
@@ -316,11 +320,8 @@ def _domain_id(runtime: Runtime, account_id: str, region: str, name: str | None)
 def dead_letters_list(domain_name: str | None, account_id: str, region: str, after: int | None, limit: int,
                       as_json: bool, data_dir: Path, database_url: str | None) -> None:
     """List dead letters (without their payloads)."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
+    with _opened(data_dir, database_url) as runtime:
         letters = runtime.dead_letters.page(_domain_id(runtime, account_id, region, domain_name), after, limit)
-    finally:
-        runtime.close()
     if as_json:
         click.echo(json.dumps([_letter_json(letter) for letter in letters]))
         return
@@ -354,13 +355,11 @@ def _letter_json(letter: Any) -> dict[str, Any]:
 @storage_options
 def dead_letters_show(letter_id: int, data_dir: Path, database_url: str | None) -> None:
     """Show one dead letter with its (decrypted) object."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
-        letter = runtime.dead_letters.get(letter_id)
-    except ServiceError as error:
-        raise click.ClickException(error.message) from None
-    finally:
-        runtime.close()
+    with _opened(data_dir, database_url) as runtime:
+        try:
+            letter = runtime.dead_letters.get(letter_id)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
     click.echo(json.dumps(_letter_json(letter), indent=2))
 
 
@@ -394,11 +393,8 @@ def dead_letters_redrive(letter_ids: tuple[int, ...], data_dir: Path, database_u
 @storage_options
 def dead_letters_flush(data_dir: Path, database_url: str | None) -> None:
     """Send letters still pending to their domains' SQS queues now."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
+    with _opened(data_dir, database_url) as runtime:
         sent = runtime.dead_letters.flush()
-    finally:
-        runtime.close()
     click.echo(f"Sent {sent} dead letters")
 
 
@@ -406,11 +402,8 @@ def dead_letters_flush(data_dir: Path, database_url: str | None) -> None:
 @storage_options
 def expire(data_dir: Path, database_url: str | None) -> None:
     """Remove expired profiles and objects now (serve does this every hour)."""
-    runtime = _runtime(_settings(data_dir, database_url))
-    try:
+    with _opened(data_dir, database_url) as runtime:
         result = runtime.expiry.sweep()
-    finally:
-        runtime.close()
     click.echo(f"Removed {result.profiles} profiles and {result.objects} objects")
 
 

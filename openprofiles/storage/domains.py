@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from openprofiles.storage.tables import domains
 
@@ -95,13 +95,6 @@ class DomainRepository:
             query = query.where(domains.c.name > after)
         rows = self.conn.execute(query.order_by(domains.c.name).limit(limit))
         return [_record(row) for row in rows]
-
-    def count(self, account_id: str, region: str) -> int:
-        return int(
-            self.conn.execute(
-                select(func.count()).where(domains.c.account_id == account_id, domains.c.region == region)
-            ).scalar_one()
-        )
 
     def update(self, domain_id: int, now: datetime, **values: Any) -> None:
         if "settings" in values:

@@ -131,13 +131,6 @@ class FlowRepository:
         rows = self.conn.execute(query.order_by(flows.c.name).limit(limit))
         return [_record(row) for row in rows]
 
-    def count(self, account_id: str, region: str) -> int:
-        return int(
-            self.conn.execute(
-                select(func.count()).where(flows.c.account_id == account_id, flows.c.region == region)
-            ).scalar_one()
-        )
-
     def update(self, flow_id: int, now: datetime, **values: Any) -> None:
         """Change these columns (`definition` and `cursor` as Python values) and last_updated_at."""
         for column in ("definition", "cursor"):

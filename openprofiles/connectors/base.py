@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 
 class ConnectorError(Exception):
@@ -58,6 +58,22 @@ class EntityField:
     nullable: bool = True
 
 
+class RecordFilter(NamedTuple):
+    """A flow's record filter (a Filter task with a comparison operator), for push-down to a source query.
+
+    `operator` is AppFlow's (EQUAL_TO, NOT_EQUAL_TO, LESS_THAN, LESS_THAN_OR_EQUAL_TO, GREATER_THAN,
+    GREATER_THAN_OR_EQUAL_TO, BETWEEN, CONTAINS); `values` holds VALUE, the VALUES items (trimmed) or,
+    for BETWEEN, (LOWER_BOUND, UPPER_BOUND); `data_type` is the task's DATA_TYPE. The flow applies every
+    filter to what the connector returns anyway, so a connector pushes down what its source's query
+    language expresses exactly and may ignore the rest.
+    """
+
+    field: str
+    operator: str
+    values: tuple[str, ...]
+    data_type: str
+
+
 @dataclass(frozen=True)
 class ExtractRequest:
     """What a flow run asks of its source."""
@@ -66,6 +82,8 @@ class ExtractRequest:
     source_properties: Mapping[str, Any] = field(default_factory=dict)
     #: The projected fields, or None for all.
     fields: Sequence[str] | None = None
+    #: The flow's record filters (all must hold), for the connector to push down where it can.
+    filters: Sequence[RecordFilter] = ()
     #: Only records modified at or after this instant (incremental pulls), and before `until`.
     since: datetime | None = None
     until: datetime | None = None

@@ -42,10 +42,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache, partial
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import botocore.session
 
+from openprofiles.connectors.base import RecordFilter
 from openprofiles.services.errors import Invalid
 
 Record: TypeAlias = dict[str, Any]
@@ -287,18 +288,6 @@ _ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
     "GREATER_THAN_OR_EQUAL_TO": operator.ge,
 }
 _COMPARISONS = frozenset({*_ORDERINGS, "EQUAL_TO", "NOT_EQUAL_TO", "CONTAINS", "BETWEEN"})
-
-
-class RecordFilter(NamedTuple):
-    """A record filter as a connector may push it down to its source query.
-
-    `values` holds VALUE, the VALUES items (trimmed) or, for BETWEEN, (LOWER_BOUND, UPPER_BOUND).
-    """
-
-    field: str
-    operator: str
-    values: tuple[str, ...]
-    data_type: str
 
 
 def _satisfies(comparison: str, subject: Any, operands: tuple[Any, ...]) -> bool:

@@ -187,6 +187,7 @@ class FlowRunner:
             entity=_entity(source),
             source_properties=_source_properties(source),
             fields=list(pipeline.projected_fields) if pipeline.projected_fields else None,
+            filters=pipeline.record_filters,
             since=since,
             modified_field=(source.get("incrementalPullConfig") or {}).get("datetimeTypeFieldName")
             or type(connector).default_modified_field,

@@ -18,6 +18,8 @@ ENTRY_POINT_GROUP = "openprofiles.connectors"
 #: (connectorType, label or None) -> "module:Class"
 BUILT_IN: dict[tuple[str, str | None], str] = {
     ("S3", None): "openprofiles.connectors.s3:S3Connector",
+    ("Slack", None): "openprofiles.connectors.slack:SlackConnector",
+    ("Marketo", None): "openprofiles.connectors.marketo:MarketoConnector",
     ("Salesforce", None): "openprofiles.connectors.salesforce:SalesforceConnector",
     ("CustomConnector", "Files"): "openprofiles.connectors.files:FilesConnector",
 }

@@ -18,6 +18,8 @@ ENTRY_POINT_GROUP = "openprofiles.connectors"
 #: (connectorType, label or None) -> "module:Class"
 BUILT_IN: dict[tuple[str, str | None], str] = {
     ("S3", None): "openprofiles.connectors.s3:S3Connector",
+    ("Zendesk", None): "openprofiles.connectors.zendesk:ZendeskConnector",
+    ("Servicenow", None): "openprofiles.connectors.servicenow:ServiceNowConnector",
     ("Slack", None): "openprofiles.connectors.slack:SlackConnector",
     ("Marketo", None): "openprofiles.connectors.marketo:MarketoConnector",
     ("Salesforce", None): "openprofiles.connectors.salesforce:SalesforceConnector",

@@ -18,6 +18,8 @@ from starlette.types import Receive, Scope, Send
 from openprofiles import __version__
 from openprofiles.api.auth import Authenticator
 from openprofiles.api.dispatch import ApiApp
+from openprofiles.api.events import PREFIX as EVENTS_PREFIX
+from openprofiles.api.events import FlowEventsEndpoint
 from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
 from openprofiles.connectors.registry import ConnectorRegistry
@@ -27,6 +29,7 @@ from openprofiles.scheduler.scheduler import Scheduler
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService, connector_profile_exists
 from openprofiles.services.appflow.executions import FlowRunner
+from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.appflow.flows import FlowService, flow_exists
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
@@ -171,13 +174,14 @@ def create_app(runtime: Runtime) -> Root:
             yield
             tasks.cancel_scope.cancel()
 
-    web = Starlette(routes=[Route("/health", health, methods=["GET"])], lifespan=lifespan)
+    events = FlowEventsEndpoint(api, FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner))
+    web = Starlette(routes=[Route("/health", health, methods=["GET"]), events.route()], lifespan=lifespan)
     return Root(web, api)
 
 
 class Root:
-    """The ASGI entry point: the service's own pages (`/health`) to Starlette, every other HTTP
-    request to the AWS API as it came (any path, even one a route pattern would not match)."""
+    """The ASGI entry point: the service's own pages (`/health`, `/_openprofiles/…`) to Starlette,
+    every other HTTP request to the AWS API as it came (any path, even one a route pattern would not match)."""
 
     WEB_PATHS = frozenset({"/health"})
 
@@ -186,7 +190,8 @@ class Root:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.WEB_PATHS:
+        if scope["type"] == "http" and scope["path"] not in self.WEB_PATHS and not scope["path"].startswith(
+                EVENTS_PREFIX):
             await self.api(scope, receive, send)
         else:
             await self.web(scope, receive, send)

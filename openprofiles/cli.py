@@ -474,3 +474,40 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
                + (f" ({record.message})" if record.message else ""))
     if record.status != "Successful":
         raise SystemExit(1)
+
+
+@flows.command("push")
+@click.argument("name")
+@click.argument("file", type=click.File("rb"))
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@storage_options
+def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Path, database_url: str | None) -> None:
+    """Push FILE's records (a JSON object, a JSON array or JSON Lines; - for stdin) to an Active
+    Event-triggered flow as one run, and wait for it."""
+    import time
+    from datetime import UTC, datetime
+
+    from openprofiles.services.appflow.flow_events import FlowEvents
+    from openprofiles.services.context import RequestContext
+
+    runtime = _runtime(_settings(data_dir, database_url))
+    ctx = RequestContext(account_id, region, "PushFlowEvents", "cli", datetime.now(UTC))
+    try:
+        events = FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner)
+        pushed = events.push(ctx, name, file.read())
+        click.echo(f"Pushed {pushed.record_count} records as execution {pushed.execution_id}")
+        while True:
+            (record,) = [e for e in runtime.runner.records(ctx, name, None, 100)
+                         if e.execution_id == pushed.execution_id]
+            if record.status not in ("InProgress", "CancelStarted"):
+                break
+            time.sleep(0.2)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        runtime.close()
+    click.echo(f"{record.status}: {record.records_processed} records processed, {record.put_failures} failed"
+               + (f" ({record.message})" if record.message else ""))
+    if record.status != "Successful":
+        raise SystemExit(1)

@@ -10,10 +10,12 @@ from sqlalchemy import Connection
 
 from openprofiles.storage.access_keys import AccessKeyRepository
 from openprofiles.storage.connector_profiles import ConnectorProfileRepository
+from openprofiles.storage.connector_registrations import ConnectorRegistrationRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.dead_letters import DeadLetterRepository
 from openprofiles.storage.dialect import lock_domain
 from openprofiles.storage.domains import DomainRepository
+from openprofiles.storage.event_batches import EventBatchRepository
 from openprofiles.storage.executions import ExecutionRepository
 from openprofiles.storage.flows import FlowRepository
 from openprofiles.storage.history import HistoryRepository
@@ -77,6 +79,14 @@ class UnitOfWork:
     @cached_property
     def connector_profiles(self) -> ConnectorProfileRepository:
         return ConnectorProfileRepository(self.conn)
+
+    @cached_property
+    def connector_registrations(self) -> ConnectorRegistrationRepository:
+        return ConnectorRegistrationRepository(self.conn)
+
+    @cached_property
+    def event_batches(self) -> EventBatchRepository:
+        return EventBatchRepository(self.conn)
 
     @cached_property
     def integrations(self) -> IntegrationRepository:

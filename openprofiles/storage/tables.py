@@ -291,6 +291,42 @@ flow_executions = Table(
     Index("ix_flow_executions_status", "status"),
 )
 
+# The records pushed to an Event-triggered flow for one execution (sealed JSON list), until the
+# run has read them all.
+flow_event_batches = Table(
+    "flow_event_batches",
+    metadata,
+    Column(
+        "execution_id",
+        String(64),
+        ForeignKey("flow_executions.execution_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("record_count", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# AppFlow custom connectors registered by an account (RegisterConnector): a label naming an
+# installed `openprofiles.connectors` entry point.
+connector_registrations = Table(
+    "connector_registrations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("label", String(256), nullable=False),
+    Column("entry_point", String(256), nullable=False),
+    Column("lambda_arn", String(512), nullable=False),
+    Column("description", String(1024)),
+    Column("client_token", String(256)),
+    Column("registered_by", String(512), nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "region", "label"),
+    sqlite_autoincrement=True,
+)
+
 # Named leases, so that one process among several fires a schedule or runs an execution.
 leases = Table(
     "leases",

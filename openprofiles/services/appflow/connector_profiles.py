@@ -24,6 +24,7 @@ from openprofiles.connectors.base import (
 )
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.services.appflow.connector_registrations import ConnectorRegistrationService
 from openprofiles.services.arns import Arn
 from openprofiles.services.context import RequestContext
 from openprofiles.services.errors import AlreadyExists, Conflict, Invalid, NotFound, ServiceError
@@ -73,13 +74,19 @@ class ConnectorProfileService:
         self.store = store
         self.envelope = envelope
         self.registry = registry
+        self.registrations = ConnectorRegistrationService(store, registry)
         self._metadata: dict[tuple[str, str, str, str], Any] = {}
         self._lock = threading.Lock()
 
     # Connections and checks.
 
-    def connector_class(self, connector_type: str, label: str | None) -> type[Connector]:
+    def connector_class(self, connector_type: str, label: str | None,
+                        owner: tuple[str, str] | None = None) -> type[Connector]:
+        """The class serving a connector type: a built-in, or for CustomConnector a plugin that the
+        `owner` (account id, region) registered under `label`."""
         cls = self.registry.get(connector_type, label)
+        if cls is None and connector_type == "CustomConnector" and label and owner is not None:
+            return self.registrations.connector_class(owner[0], owner[1], label)
         if cls is None:
             name = f"{connector_type} ({label})" if label else connector_type
             raise Invalid(f"connectorType {name}: no connector for it is installed in this OpenProfiles")
@@ -92,7 +99,8 @@ class ConnectorProfileService:
         return Connection(record.name, record.connector_type, record.properties, credentials, record.connector_label)
 
     def connector(self, record: ConnectorProfileRecord) -> Connector:
-        return self.connector_class(record.connector_type, record.connector_label)(self.connection(record))
+        cls = self.connector_class(record.connector_type, record.connector_label, (record.account_id, record.region))
+        return cls(self.connection(record))
 
     @staticmethod
     def _checked(connector: Connector) -> None:
@@ -118,7 +126,7 @@ class ConnectorProfileService:
     def create(self, ctx: RequestContext, name: str, connector_type: str, label: str | None, connection_mode: str,
                config: Mapping[str, Any], kms_arn: str | None) -> ConnectorProfile:
         properties, credentials = self._split(connector_type, config)
-        cls = self.connector_class(connector_type, label)
+        cls = self.connector_class(connector_type, label, (ctx.account_id, ctx.region))
         self._checked(cls(Connection(name, connector_type, properties, credentials, label)))
         sealed = self.envelope.seal(CREDENTIALS_SCOPE, orjson.dumps(credentials), name.encode()) if credentials else None
         with self.store.write() as uow:
@@ -144,7 +152,7 @@ class ConnectorProfileService:
     def update(self, ctx: RequestContext, name: str, connection_mode: str, config: Mapping[str, Any]) -> ConnectorProfile:
         current = self.get(ctx, name)
         properties, credentials = self._split(current.connector_type, config)
-        self._checked(self.connector_class(current.connector_type, current.connector_label)(
+        self._checked(self.connector_class(current.connector_type, current.connector_label, (ctx.account_id, ctx.region))(
             Connection(name, current.connector_type, properties, credentials, current.connector_label)))
         sealed = self.envelope.seal(CREDENTIALS_SCOPE, orjson.dumps(credentials), name.encode()) if credentials else None
         with self.store.write() as uow:

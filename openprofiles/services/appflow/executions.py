@@ -25,6 +25,7 @@ from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequ
 from openprofiles.flows.tasks import Dropped, Output, Terminated, compile_tasks
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
 from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
+from openprofiles.services.appflow.pushed_records import EVENT, EventBatches
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.ingest import IngestResult, IngestService
@@ -179,7 +180,8 @@ class FlowRunner:
             raise Invalid("The flow's CustomerProfiles destination names no objectTypeName")
         otype = self.object_types.resolve(domain, type_name)
         pipeline = compile_tasks(definition.get("tasks") or [], source["connectorType"])
-        connector = self._connector(ctx, source)
+        connector = (EventBatches(self.store, self.connector_profiles.envelope).source(execution_id)
+                     if execution.trigger == EVENT else self._connector(ctx, source))
         incremental = (definition.get("triggerConfig", {}).get("triggerProperties", {}).get("Scheduled", {})
                        .get("dataPullMode") == "Incremental")
         since = _parse_time(flow.cursor.get("high_water")) if incremental and flow.cursor else None

@@ -9,6 +9,7 @@ import botocore.session
 from openprofiles.connectors.base import Connector
 from openprofiles.flows.tasks import connector_operators
 from openprofiles.services.appflow.connector_profiles import ConnectorProfile, ConnectorProfileService
+from openprofiles.services.appflow.handlers_registrations import registration_configuration, registration_detail
 from openprofiles.services.context import RequestContext
 from openprofiles.services.errors import NotFound
 from openprofiles.services.pagination import PageTokens
@@ -17,7 +18,7 @@ from openprofiles.services.tags import TagService
 Params = dict[str, Any]
 
 #: Every trigger and schedule frequency OpenProfiles runs for any source it has a connector for.
-TRIGGERS = ["OnDemand", "Scheduled"]
+TRIGGERS = ["OnDemand", "Scheduled", "Event"]
 FREQUENCIES = ["BYMINUTE", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "ONCE"]
 DESTINATIONS = ["CustomerProfiles"]
 
@@ -121,8 +122,8 @@ class ConnectorHandlers:
             self.connector_profiles.reset_metadata(ctx, p["connectorProfileName"])
         return {}
 
-    def _configuration(self, connector_type: str, label: str | None) -> Params:
-        cls = self.connector_profiles.registry.get(connector_type, label)
+    def _configuration(self, connector_type: str, label: str | None, cls: type[Connector] | None = None) -> Params:
+        cls = cls or self.connector_profiles.registry.get(connector_type, label)
         operators = connector_operators().get(connector_type)
         config: Params = {
             "canUseAsSource": cls is not None,
@@ -144,23 +145,37 @@ class ConnectorHandlers:
 
     def describe_connectors(self, ctx: RequestContext, p: Params) -> Params:
         types = p.get("connectorTypes") or _model_connector_types()
-        installed = self.connector_profiles.registry.all()
         return {
             "connectorConfigurations": {t: self._configuration(t, None) for t in types},
-            "connectors": [_detail(cls) for (t, _), cls in sorted(installed.items(), key=str) if t in types],
+            "connectors": [detail for _, detail in self._connector_details(ctx) if detail["connectorType"] in types],
         }
 
     def describe_connector(self, ctx: RequestContext, p: Params) -> Params:
-        return {"connectorConfiguration": self._configuration(p["connectorType"], p.get("connectorLabel"))}
+        connector_type, label = p["connectorType"], p.get("connectorLabel")
+        if connector_type == "CustomConnector" and label and self.connector_profiles.registry.get(
+                connector_type, label) is None:
+            registration = self.connector_profiles.registrations.get(ctx, label)
+            cls = registration.plugin.connector if registration.plugin else None
+            return {"connectorConfiguration": registration_configuration(
+                self._configuration(connector_type, label, cls), registration)}
+        return {"connectorConfiguration": self._configuration(connector_type, label)}
+
+    def _connector_details(self, ctx: RequestContext) -> list[tuple[str, Params]]:
+        """The built-in connectors and those the caller registered, as (sort key, ConnectorDetail)."""
+        details = [(f"{t}/{label or ''}", _detail(cls)) for (t, label), cls in self.connector_profiles.registry.all(
+        ).items()]
+        details += [(f"CustomConnector/{r.record.label}", registration_detail(r))
+                    for r in self.connector_profiles.registrations.all(ctx)]
+        return sorted(details, key=lambda item: item[0])
 
     def list_connectors(self, ctx: RequestContext, p: Params) -> Params:
-        installed = sorted(self.connector_profiles.registry.all().values(), key=lambda c: (c.connector_type,
-                                                                                            c.label or ""))
+        """The built-in connectors and the caller's registered ones (AWS lists registered ones only;
+        OpenProfiles' built-ins take the place of AWS's own connectors)."""
+        details = self._connector_details(ctx)
         items, token = self.pages.page(
             ctx.page_scope, p,
-            lambda after, limit: [c for c in installed if after is None or f"{c.connector_type}/{c.label}" > after][
-                :limit],
-            lambda c: f"{c.connector_type}/{c.label}",
+            lambda after, limit: [d for d in details if after is None or d[0] > after][:limit],
+            lambda d: d[0],
             token_member="nextToken", size_member="maxResults",
         )
-        return {"connectors": [_detail(c) for c in items], "nextToken": token}
+        return {"connectors": [detail for _, detail in items], "nextToken": token}

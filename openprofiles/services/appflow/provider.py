@@ -10,11 +10,13 @@ from openprofiles.services.appflow.connector_profiles import (
     ConnectorProfileService,
     ConnectorServerFailed,
 )
+from openprofiles.services.appflow.connector_registrations import PluginUnusable
 from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import FlowService
 from openprofiles.services.appflow.handlers_connectors import ConnectorHandlers
 from openprofiles.services.appflow.handlers_executions import ExecutionHandlers
 from openprofiles.services.appflow.handlers_flows import FlowHandlers
+from openprofiles.services.appflow.handlers_registrations import RegistrationHandlers
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.provider import Provider, TagHandlers
 from openprofiles.services.tags import TagService
@@ -22,11 +24,12 @@ from openprofiles.services.tags import TagService
 Params = dict[str, Any]
 
 
-class AppFlowProvider(FlowHandlers, ConnectorHandlers, ExecutionHandlers, TagHandlers, Provider):
+class AppFlowProvider(FlowHandlers, ConnectorHandlers, RegistrationHandlers, ExecutionHandlers, TagHandlers, Provider):
     arn_service = "appflow"
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         ConnectorAuthenticationFailed: "ConnectorAuthenticationException",
         ConnectorServerFailed: "ConnectorServerException",
+        PluginUnusable: "ConnectorServerException",
         errors.NotFound: "ResourceNotFoundException",
         errors.AlreadyExists: "ConflictException",
         errors.Conflict: "ConflictException",

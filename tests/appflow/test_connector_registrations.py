@@ -1,0 +1,214 @@
+"""Custom connector registration through boto3: a plugin package (tests/fakes/plugin, declaring
+`openprofiles.connectors` entry points) on the server's PYTHONPATH is registered by name, then a
+connector profile and a flow of that CustomConnector land profiles; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import BACKENDS, LiveServer, database_url_for
+from tests.harness import Server
+
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "fakes" / "plugin"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server that can import the test plugin package (and no other test module's server can)."""
+    backend = str(request.param)
+    server = Server(tmp_path_factory.mktemp(f"plugins-{backend}"), database_url_for(backend, request))
+    creds = server.create_key()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(PLUGIN_DIR), os.environ.get("PYTHONPATH")) if p))
+        server.start()
+    yield LiveServer(server, creds, backend)
+    server.stop()
+
+
+def _lambda(live: LiveServer, function: str) -> dict[str, Any]:
+    return {"lambda": {"lambdaArn": f"arn:aws:lambda:us-east-1:{live.creds.account_id}:function:{function}"}}
+
+
+def _register(appflow: Any, live: LiveServer, label: str, function: str = "roster", **extra: Any) -> str:
+    return str(appflow.register_connector(
+        connectorLabel=label, description="Team rosters", connectorProvisioningType="LAMBDA",
+        connectorProvisioningConfig=_lambda(live, function), **extra,
+    )["connectorArn"])
+
+
+def _roster(directory: Path, records: list[dict[str, Any]], api_key: str = "k-123") -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / ".apikey").write_text(api_key)
+    (directory / "members.json").write_text(json.dumps(records))
+
+
+def _profile(appflow: Any, name: str, label: str, directory: Path, api_key: str = "k-123") -> str:
+    return str(appflow.create_connector_profile(
+        connectorProfileName=name, connectorType="CustomConnector", connectorLabel=label, connectionMode="Public",
+        connectorProfileConfig={
+            "connectorProfileProperties": {"CustomConnector": {"profileProperties": {"directory": str(directory)}}},
+            "connectorProfileCredentials": {"CustomConnector": {"authenticationType": "APIKEY",
+                                                                "apiKey": {"apiKey": api_key}}},
+        },
+    )["connectorProfileArn"])
+
+
+def test_register_describe_list_update_unregister(appflow: Any, live: LiveServer, unique: str) -> None:
+    arn = _register(appflow, live, unique)
+    assert arn == f"arn:aws:appflow:us-east-1:{live.creds.account_id}:connector/{unique}"
+
+    config = appflow.describe_connector(connectorType="CustomConnector", connectorLabel=unique)["connectorConfiguration"]
+    assert config["connectorArn"] == arn and config["connectorLabel"] == unique
+    assert config["connectorDescription"] == "Team rosters"
+    assert config["connectorName"] == "roster"
+    assert (config["connectorOwner"], config["connectorVersion"]) == ("openprofiles-roster", "1.2.0")
+    assert config["connectorProvisioningType"] == "LAMBDA"
+    assert config["connectorProvisioningConfig"]["lambda"]["lambdaArn"].endswith(":function:roster")
+    assert config["registeredBy"] == live.creds.account_id and config["registeredAt"]
+    assert config["canUseAsSource"] and "Event" in config["supportedTriggerTypes"]
+
+    listed = {c.get("connectorLabel"): c for c in appflow.list_connectors()["connectors"]}
+    assert listed[unique]["registeredAt"] and listed[unique]["connectorVersion"] == "1.2.0"
+    assert "Files" in listed  # the built-ins are listed too
+    described = appflow.describe_connectors(connectorTypes=["CustomConnector"])["connectors"]
+    assert unique in {c["connectorLabel"] for c in described}
+
+    updated = appflow.update_connector_registration(connectorLabel=unique, description="Rosters v2")
+    assert updated["connectorArn"] == arn
+    config = appflow.describe_connector(connectorType="CustomConnector", connectorLabel=unique)["connectorConfiguration"]
+    assert config["connectorDescription"] == "Rosters v2"
+
+    appflow.unregister_connector(connectorLabel=unique)
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.describe_connector(connectorType="CustomConnector", connectorLabel=unique)
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.unregister_connector(connectorLabel=unique)
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.update_connector_registration(connectorLabel=unique, description="gone")
+
+
+def test_registration_is_per_account(appflow: Any, live: LiveServer, unique: str) -> None:
+    _register(appflow, live, unique)
+    other = live.client("appflow", creds=live.server.create_key("111122223333"))
+    assert unique not in {c.get("connectorLabel") for c in other.list_connectors()["connectors"]}
+    _register(other, live, unique)  # the same label in another account is free
+    appflow.unregister_connector(connectorLabel=unique)
+    assert unique in {c.get("connectorLabel") for c in other.list_connectors()["connectors"]}
+
+
+def test_refusals(appflow: Any, live: LiveServer, unique: str) -> None:
+    _register(appflow, live, unique)
+    with pytest.raises(appflow.exceptions.ConflictException) as error:
+        _register(appflow, live, unique)
+    assert unique in error.value.response["Error"]["Message"]
+    with pytest.raises(appflow.exceptions.ConflictException) as error:
+        _register(appflow, live, "Files")
+    assert "built-in" in error.value.response["Error"]["Message"]
+
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException) as error:
+        _register(appflow, live, unique + "x", function="no-such-plugin")
+    assert "no-such-plugin" in error.value.response["Error"]["Message"]
+    with pytest.raises(appflow.exceptions.ConnectorServerException) as error:
+        _register(appflow, live, unique + "x", function="broken")
+    assert "NoSuchClass" in error.value.response["Error"]["Message"]
+    with pytest.raises(appflow.exceptions.ConnectorServerException) as error:
+        _register(appflow, live, unique + "x", function="not-a-connector")
+    assert "Connector" in error.value.response["Error"]["Message"]
+
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        appflow.register_connector(connectorLabel=unique + "x", connectorProvisioningType="LAMBDA",
+                                   connectorProvisioningConfig={"lambda": {
+                                       "lambdaArn": "arn:aws:s3:us-east-1:123456789012:roster"}})
+    assert "lambdaArn" in error.value.response["Error"]["Message"]
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        appflow.register_connector(connectorLabel=unique + "x", connectorProvisioningType="LAMBDA")
+    assert "lambdaArn" in error.value.response["Error"]["Message"]
+    with pytest.raises(appflow.exceptions.ResourceNotFoundException):
+        appflow.update_connector_registration(connectorLabel=unique, connectorProvisioningConfig=_lambda(live, "nope"))
+
+
+def test_client_token_idempotency(appflow: Any, live: LiveServer, unique: str) -> None:
+    first = _register(appflow, live, unique, clientToken=f"token-{unique}")
+    assert _register(appflow, live, unique, clientToken=f"token-{unique}") == first
+    with pytest.raises(appflow.exceptions.ConflictException) as error:
+        appflow.register_connector(connectorLabel=unique, description="Something else",
+                                   connectorProvisioningConfig=_lambda(live, "roster"),
+                                   clientToken=f"token-{unique}")
+    assert "clientToken" in error.value.response["Error"]["Message"]
+
+
+def test_label_defaults_to_the_entry_point(appflow: Any, live: LiveServer) -> None:
+    arn = appflow.register_connector(connectorProvisioningConfig=_lambda(live, "roster"))["connectorArn"]
+    assert arn.endswith(":connector/roster")
+    appflow.unregister_connector(connectorLabel="roster")
+
+
+def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
+            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
+                                                                                          "CancelStarted"):
+                return dict(record)
+        time.sleep(0.2)
+    raise AssertionError("the run did not finish")
+
+
+def test_plugin_connector_lands_profiles(appflow: Any, cp: Any, live: LiveServer, unique: str,
+                                         tmp_path: Path) -> None:
+    directory = tmp_path / "roster"
+    _roster(directory, [{"id": 1, "email": "Ann@Example.com", "name": "Ann"},
+                        {"id": 2, "email": "bob@example.com", "name": "Bob"}])
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        _profile(appflow, unique, unique, directory)  # not registered yet
+    assert unique in error.value.response["Error"]["Message"]
+
+    _register(appflow, live, unique)
+    with pytest.raises(appflow.exceptions.ConnectorAuthenticationException):
+        _profile(appflow, unique, unique, directory, api_key="wrong")
+    _profile(appflow, unique, unique, directory)
+    entities = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
+    assert [e["name"] for group in entities.values() for e in group] == ["members"]
+
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
+    cp.put_profile_object_type(
+        DomainName=unique, ObjectTypeName="member", Description="Roster member", AllowProfileCreation=True,
+        Fields={"id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
+                "email": {"Source": "_source.email", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
+                "name": {"Source": "_source.name", "Target": "_profile.FirstName"}},
+        Keys={"memberId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]},
+    )
+    op = {"CustomConnector": "NO_OP"}
+    appflow.create_flow(
+        flowName=unique,
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "CustomConnector", "connectorProfileName": unique,
+                          "sourceConnectorProperties": {"CustomConnector": {"entityName": "members"}}},
+        destinationFlowConfigList=[{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
+            "CustomerProfiles": {"domainName": unique, "objectTypeName": "member"}}}],
+        tasks=[{"taskType": "Map", "sourceFields": [f], "destinationField": f, "connectorOperator": op}
+               for f in ("id", "email", "name")],
+    )
+    assert appflow.list_flows()["flows"] and any(
+        f["flowName"] == unique and f.get("sourceConnectorLabel") == unique for f in appflow.list_flows()["flows"])
+    record = _wait(appflow, unique, appflow.start_flow(flowName=unique)["executionId"])
+    assert record["executionStatus"] == "Successful", record
+    assert record["executionResult"]["recordsProcessed"] == 2
+    found = cp.search_profiles(DomainName=unique, KeyName="memberId", Values=["2"])["Items"]
+    assert [p["FirstName"] for p in found] == ["Bob"]
+
+    # In use: unregistering needs forceDelete; afterwards the flow's runs fail, naming the label.
+    with pytest.raises(appflow.exceptions.ConflictException) as error:
+        appflow.unregister_connector(connectorLabel=unique)
+    assert unique in error.value.response["Error"]["Message"]
+    appflow.unregister_connector(connectorLabel=unique, forceDelete=True)
+    record = _wait(appflow, unique, appflow.start_flow(flowName=unique)["executionId"])
+    assert record["executionStatus"] == "Error"
+    assert unique in record["executionResult"]["errorInfo"]["executionMessage"]

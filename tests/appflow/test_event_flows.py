@@ -1,0 +1,185 @@
+"""Event-triggered flows: records pushed (SigV4-signed) to `/_openprofiles/flows/{flowName}/events`
+become executions whose records go through the flow's tasks into Customer Profiles; on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+from tests.harness import Credentials, cli, send, sign_request
+
+FIELDS = {
+    "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
+    "email": {"Source": "_source.email", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
+    "name": {"Source": "_source.name", "Target": "_profile.FirstName"},
+}
+KEYS = {"crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]}
+
+
+def _url(live: LiveServer, flow: str) -> str:
+    return f"{live.endpoint}/_openprofiles/flows/{flow}/events"
+
+
+def _push(live: LiveServer, flow: str, body: bytes, creds: Credentials | None = None,
+          service: str = "appflow") -> httpx.Response:
+    return send(sign_request(creds or live.creds, "POST", _url(live, flow), service=service, body=body,
+                             headers={"Content-Type": "application/json"}))
+
+
+def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
+            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
+                                                                                          "CancelStarted"):
+                return dict(record)
+        time.sleep(0.2)
+    raise AssertionError("the run did not finish")
+
+
+def _flow(appflow: Any, cp: Any, name: str, source_dir: Path, trigger: str = "Event") -> None:
+    cp.create_domain(DomainName=name, DefaultExpirationDays=30)
+    cp.put_profile_object_type(DomainName=name, ObjectTypeName="crm", Description="CRM", AllowProfileCreation=True,
+                               Fields=FIELDS, Keys=KEYS)
+    appflow.create_connector_profile(
+        connectorProfileName=name, connectorType="CustomConnector", connectorLabel="Files", connectionMode="Public",
+        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
+            "path": str(source_dir)}}}},
+    )
+    op = {"CustomConnector": "NO_OP"}
+    appflow.create_flow(
+        flowName=name,
+        triggerConfig={"triggerType": trigger},
+        sourceFlowConfig={"connectorType": "CustomConnector", "connectorProfileName": name,
+                          "sourceConnectorProperties": {"CustomConnector": {"entityName": "contacts"}}},
+        destinationFlowConfigList=[{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
+            "CustomerProfiles": {"domainName": name, "objectTypeName": "crm"}}}],
+        tasks=[
+            {"taskType": "Validate", "sourceFields": ["email"], "connectorOperator": {
+                "CustomConnector": "VALIDATE_NON_NULL"}, "taskProperties": {"VALIDATION_ACTION": "DropRecord"}},
+            *({"taskType": "Map", "sourceFields": [f], "destinationField": f, "connectorOperator": op}
+              for f in FIELDS),
+        ],
+    )
+
+
+def test_pushed_events_land_profiles(appflow: Any, cp: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
+    _flow(appflow, cp, unique, tmp_path)
+    assert appflow.describe_flow(flowName=unique)["flowStatus"] == "Draft"
+    refused = _push(live, unique, b'{"id": "1", "email": "a@x.com"}')
+    assert refused.status_code == 409 and refused.headers["x-amzn-ErrorType"] == "ConflictException"
+    assert "StartFlow" in refused.json()["message"]
+
+    started = appflow.start_flow(flowName=unique)
+    assert started["flowStatus"] == "Active" and started.get("executionId") is None
+
+    # A JSON array: one execution; the record without an email is dropped by the Validate task.
+    body = json.dumps([
+        {"id": "1", "email": "Ann@Example.com", "name": "Ann"},
+        {"id": "2", "email": "bob@example.com", "name": "Bob"},
+        {"id": "3", "email": None, "name": "Cy"},
+    ]).encode()
+    response = _push(live, unique, body)
+    assert response.status_code == 202, response.text
+    pushed = response.json()
+    assert pushed["recordCount"] == 3 and pushed["flowArn"].endswith(f":flow/{unique}")
+    record = _wait(appflow, unique, pushed["executionId"])
+    assert record["executionStatus"] == "Successful", record
+    assert record["executionResult"]["recordsProcessed"] == 3
+    assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1
+    assert [p["FirstName"] for p in cp.search_profiles(DomainName=unique, KeyName="_email",
+                                                       Values=["ann@example.com"])["Items"]] == ["Ann"]
+    letters = json.loads(cli("dead-letters", "list", "--domain", unique, "--json", *live.server.storage_args()).stdout)
+    assert [letter["Source"] for letter in letters] == [f"flow-execution:{pushed['executionId']}"]
+
+    # JSON Lines, and a single object: each push is an execution of its own; the same key updates.
+    lines = b'{"id": "4", "email": "dee@example.com", "name": "Dee"}\n\n{"id": "2", "email": "bob@example.com", "name": "Robert"}\n'
+    second = _push(live, unique, lines).json()
+    third = _push(live, unique, b'{"id": "5", "email": "eve@example.com", "name": "Eve"}').json()
+    assert (second["recordCount"], third["recordCount"]) == (2, 1)
+    assert _wait(appflow, unique, second["executionId"])["executionStatus"] == "Successful"
+    assert _wait(appflow, unique, third["executionId"])["executionStatus"] == "Successful"
+    assert [p["FirstName"] for p in cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["2"])["Items"]] == [
+        "Robert"]
+    assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 4
+    executions = appflow.describe_flow_execution_records(flowName=unique)["flowExecutions"]
+    assert {e["executionId"] for e in executions} == {pushed["executionId"], second["executionId"],
+                                                      third["executionId"]}
+    assert appflow.describe_flow(flowName=unique)["lastRunExecutionDetails"]["mostRecentExecutionStatus"] == (
+        "Successful")
+
+    # StopFlow suspends: pushes are refused until StartFlow.
+    assert appflow.stop_flow(flowName=unique)["flowStatus"] == "Suspended"
+    assert _push(live, unique, b'{"id": "6"}').status_code == 409
+
+
+def test_refusals(appflow: Any, cp: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
+    _flow(appflow, cp, unique, tmp_path)
+    appflow.start_flow(flowName=unique)
+    url = _url(live, unique)
+
+    unsigned = httpx.post(url, content=b'{"id": "1"}', timeout=10)
+    assert unsigned.status_code == 403 and unsigned.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    assert _push(live, unique, b'{"id": "1"}', service="profile").status_code == 403
+    wrong = Credentials(live.creds.access_key_id, "not-the-secret", live.creds.account_id)
+    assert _push(live, unique, b'{"id": "1"}', creds=wrong).status_code == 403
+    tampered = sign_request(live.creds, "POST", url, service="appflow", body=b'{"id": "1"}')
+    tampered.body = b'{"id": "2"}'
+    assert send(tampered).status_code == 403
+
+    missing = _push(live, unique + "x", b'{"id": "1"}')
+    assert missing.status_code == 404 and missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    other_account = live.server.create_key("111122223333")
+    assert _push(live, unique, b'{"id": "1"}', creds=other_account).status_code == 404
+
+    for body, words in [
+        (b"", "no records"),
+        (b"[]", "no records"),
+        (b'[{"id": "1"}, 2]', "Item 2"),
+        (b'"text"', "not a JSON string"),
+        (b'{"id": "1"}\n{broken\n', "line 2"),
+    ]:
+        response = _push(live, unique, body)
+        assert response.status_code == 400, body
+        assert response.headers["x-amzn-ErrorType"] == "ValidationException"
+        assert words in response.json()["message"], (body, response.json())
+    big = _push(live, unique, b"[" + b'{"id": "1"},' * 800_000 + b'{"id": "1"}]')
+    assert big.status_code == 413
+
+    # Other triggers take no events.
+    appflow.create_flow(**{**_definition(appflow, unique), "flowName": unique + "od", "triggerConfig": {
+        "triggerType": "OnDemand"}})
+    on_demand = _push(live, unique + "od", b'{"id": "1"}')
+    assert on_demand.status_code == 400 and "OnDemand" in on_demand.json()["message"]
+    assert appflow.describe_flow_execution_records(flowName=unique)["flowExecutions"] == []
+
+
+def _definition(appflow: Any, name: str) -> dict[str, Any]:
+    flow = appflow.describe_flow(flowName=name)
+    return {k: flow[k] for k in ("sourceFlowConfig", "destinationFlowConfigList", "tasks")}
+
+
+def test_cli_push(appflow: Any, cp: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
+    _flow(appflow, cp, unique, tmp_path)
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"id": "7", "email": "gil@example.com", "name": "Gil"}\n')
+    storage = live.server.storage_args()
+    refused = cli("flows", "push", unique, str(events), *storage, check=False)
+    assert refused.returncode != 0 and "StartFlow" in refused.stderr
+    appflow.start_flow(flowName=unique)
+    done = cli("flows", "push", unique, str(events), *storage)
+    assert "Successful: 1 records processed, 0 failed" in done.stdout
+    assert [p["FirstName"] for p in cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["7"])["Items"]] == [
+        "Gil"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_only_post(live: LiveServer, method: str) -> None:
+    assert httpx.request(method, _url(live, "any"), timeout=10).status_code == 405

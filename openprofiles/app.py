@@ -41,6 +41,7 @@ from openprofiles.services.customer_profiles.object_type_service import ObjectTy
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
 from openprofiles.services.customer_profiles.search import SearchService
+from openprofiles.services.customer_profiles.workflows import TICK_SECONDS, WorkflowService
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.tags import TagService
 from openprofiles.settings import Settings
@@ -76,6 +77,8 @@ class Runtime:
     connector_profiles: ConnectorProfileService
     runner: FlowRunner
     scheduler: Scheduler
+    integrations: IntegrationService
+    workflows: WorkflowService
 
     def close(self) -> None:
         self.runner.close()
@@ -129,6 +132,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         connector_profiles=connector_profiles,
         runner=runner,
         scheduler=Scheduler(store, runner, clock),
+        integrations=IntegrationService(store, domains, object_types, flows, runner),
+        workflows=WorkflowService(store, domains, object_types, flows, runner, clock),
     )
 
 
@@ -147,7 +152,8 @@ def create_app(runtime: Runtime) -> Root:
                 runtime.profiles,
                 runtime.ingest,
                 runtime.search,
-                IntegrationService(runtime.store, runtime.domains, runtime.object_types, runtime.flows),
+                runtime.integrations,
+                runtime.workflows,
             ),
             "appflow": AppFlowProvider(
                 runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner
@@ -171,6 +177,7 @@ def create_app(runtime: Runtime) -> Root:
             tasks.start_soon(_every, settings.expiry_interval, lambda: _sweep(runtime), "expiry sweep")
             tasks.start_soon(_every, settings.dead_letter_interval, runtime.dead_letters.flush, "dead-letter flush")
             tasks.start_soon(_every, settings.scheduler_interval, runtime.scheduler.tick, "scheduler tick")
+            tasks.start_soon(_every, TICK_SECONDS, runtime.workflows.tick, "workflow tick")
             yield
             tasks.cancel_scope.cancel()
 

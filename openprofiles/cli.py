@@ -423,6 +423,7 @@ def worker(scheduler_interval: float, data_dir: Path, database_url: str | None) 
         while True:
             for execution_id in runtime.scheduler.tick():
                 click.echo(f"started scheduled run {execution_id}")
+            runtime.workflows.tick()
             time.sleep(scheduler_interval)
     except KeyboardInterrupt:
         pass
@@ -511,3 +512,147 @@ def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Pat
                + (f" ({record.message})" if record.message else ""))
     if record.status != "Successful":
         raise SystemExit(1)
+
+
+def _cli_context(account_id: str, region: str, operation: str) -> Any:
+    from datetime import UTC, datetime
+
+    from openprofiles.services.context import RequestContext
+
+    return RequestContext(account_id, region, operation, "cli", datetime.now(UTC))
+
+
+def _all_domains(runtime: Runtime, ctx: Any) -> list[str]:
+    names: list[str] = []
+    while True:
+        page = runtime.domains.list(ctx, names[-1] if names else None, 100)
+        names += [domain.name for domain in page]
+        if len(page) < 100:
+            return names
+
+
+def _print_table(table: Table) -> None:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 160))
+    console.print(table)
+
+
+@main.group()
+def integrations() -> None:
+    """Customer Profiles integrations."""
+
+
+@integrations.command("list")
+@click.option("--domain", "domain_name", default=None, help="Only this domain's integrations (default: every domain).")
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@storage_options
+def integrations_list(domain_name: str | None, account_id: str, region: str, as_json: bool, data_dir: Path,
+                      database_url: str | None) -> None:
+    """List integrations: PENDING until their flow has run successfully once, ACTIVE after."""
+    ctx = _cli_context(account_id, region, "ListIntegrations")
+    with _opened(data_dir, database_url) as runtime:
+        try:
+            names = [domain_name] if domain_name else _all_domains(runtime, ctx)
+            states = [state for name in names for state in runtime.integrations.states(ctx, name)]
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    rows: list[dict[str, Any]] = [{
+        "DomainName": state.integration.record.domain_name,
+        "Uri": state.integration.record.uri,
+        "ObjectTypeName": state.integration.record.object_type_name,
+        "ObjectTypeNames": state.integration.record.object_type_names,
+        "Status": state.status,
+        "FlowName": state.integration.record.uri.rsplit("/", 1)[-1],
+        "FlowStatus": state.flow_status,
+        "WorkflowId": state.integration.record.workflow_id,
+        "CreatedAt": state.integration.record.created_at.isoformat(),
+    } for state in states]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = Table("Domain", "Flow", "ObjectType", "Status", "FlowStatus", "Workflow", "Created")
+    for row in rows:
+        mapping = row["ObjectTypeName"] or ", ".join(f"{k}={v}" for k, v in (row["ObjectTypeNames"] or {}).items())
+        table.add_row(row["DomainName"], row["FlowName"], mapping, row["Status"], row["FlowStatus"] or "(deleted)",
+                      row["WorkflowId"] or "", row["CreatedAt"][:19].replace("T", " "))
+    _print_table(table)
+
+
+@main.group()
+def workflows() -> None:
+    """Customer Profiles integration workflows (historical backfills)."""
+
+
+@workflows.command("list")
+@click.option("--domain", "domain_name", required=True, help="The domain whose workflows to list.")
+@click.option("--status", default=None, help="Only workflows in this status (NOT_STARTED, IN_PROGRESS, COMPLETE, …).")
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@storage_options
+def workflows_list(domain_name: str, status: str | None, account_id: str, region: str, as_json: bool,
+                   data_dir: Path, database_url: str | None) -> None:
+    """List a domain's workflows, newest first."""
+    from openprofiles.services.customer_profiles.workflows import describe
+
+    ctx = _cli_context(account_id, region, "ListWorkflows")
+    with _opened(data_dir, database_url) as runtime:
+        try:
+            records = runtime.workflows.list(ctx, domain_name, status=status, workflow_type=None, started_from=None,
+                                             started_to=None, after=None, limit=1000)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    rows = [{"WorkflowId": r.workflow_id, "Status": r.status, "StatusDescription": describe(r),
+             "FlowName": r.flow_name, "ObjectTypeName": r.object_type_name, "CreatedAt": r.created_at.isoformat(),
+             "LastUpdatedAt": r.last_updated_at.isoformat()} for r in records]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = Table("WorkflowId", "Status", "Flow", "ObjectType", "Created", "Description")
+    table.columns[0].no_wrap = True
+    for row in rows:
+        table.add_row(row["WorkflowId"], row["Status"], row["FlowName"], row["ObjectTypeName"],
+                      row["CreatedAt"][:19].replace("T", " "), row["StatusDescription"])
+    _print_table(table)
+
+
+@workflows.command("show")
+@click.argument("workflow_id")
+@click.option("--domain", "domain_name", required=True, help="The workflow's domain.")
+@click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the workflow and its steps as JSON.")
+@storage_options
+def workflows_show(workflow_id: str, domain_name: str, account_id: str, region: str, as_json: bool,
+                   data_dir: Path, database_url: str | None) -> None:
+    """Show a workflow, its metrics and its steps (one per batch)."""
+    ctx = _cli_context(account_id, region, "GetWorkflow")
+    with _opened(data_dir, database_url) as runtime:
+        try:
+            workflow = runtime.workflows.get(ctx, domain_name, workflow_id)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    record = workflow.record
+    steps = [{"Position": step.position, "Status": step.status, "RecordsProcessed": step.records_processed,
+              "BatchStart": step.batch_start.isoformat() if step.batch_start else None,
+              "BatchEnd": step.batch_end.isoformat() if step.batch_end else None,
+              "Message": step.message} for step in workflow.steps]
+    if as_json:
+        click.echo(json.dumps({
+            "WorkflowId": record.workflow_id, "Status": record.status, "ErrorDescription": record.error_description,
+            "FlowName": record.flow_name, "ObjectTypeName": record.object_type_name,
+            "RecordsProcessed": workflow.records_processed, "StepsCompleted": workflow.steps_completed,
+            "TotalSteps": len(workflow.steps), "Steps": steps}))
+        return
+    click.echo(f"Workflow {record.workflow_id} ({record.status}), flow {record.flow_name} → {record.object_type_name}: "
+               f"{workflow.steps_completed}/{len(workflow.steps)} steps, {workflow.records_processed} records")
+    if record.error_description:
+        click.echo(f"Error: {record.error_description}")
+    table = Table("Step", "Status", "Records", "From", "Until", "Message")
+    for step in steps:
+        table.add_row(str(step["Position"]), str(step["Status"]), str(step["RecordsProcessed"]),
+                      str(step["BatchStart"] or "(start)"), str(step["BatchEnd"] or ""), str(step["Message"] or ""))
+    _print_table(table)

@@ -27,6 +27,8 @@ class IntegrationRecord:
     event_trigger_names: list[str] | None
     created_at: datetime
     last_updated_at: datetime
+    #: Whether Customer Profiles created the flow (FlowDefinition, workflows).
+    flow_created: bool = False
 
 
 def _json(value: Any) -> str | None:
@@ -38,6 +40,7 @@ def _record(row: Any) -> IntegrationRecord:
     for column in ("object_type_names", "event_trigger_names"):
         values[column] = orjson.loads(values[column]) if values[column] is not None else None
     values["is_unstructured"] = bool(values["is_unstructured"])
+    values["flow_created"] = bool(values["flow_created"])
     return IntegrationRecord(**values)
 
 
@@ -63,6 +66,7 @@ class IntegrationRepository:
         now: datetime,
         workflow_id: str | None = None,
         is_unstructured: bool = False,
+        flow_created: bool = False,
     ) -> IntegrationRecord:
         self.conn.execute(
             insert(integrations).values(
@@ -74,6 +78,7 @@ class IntegrationRepository:
                 is_unstructured=is_unstructured,
                 role_arn=role_arn,
                 event_trigger_names=_json(event_trigger_names),
+                flow_created=flow_created,
                 created_at=now,
                 last_updated_at=now,
             )

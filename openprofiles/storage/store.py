@@ -24,6 +24,7 @@ from openprofiles.storage.object_types import ObjectTypeRepository
 from openprofiles.storage.objects import ObjectRepository
 from openprofiles.storage.profiles import KeyIndexRepository, ProfileRepository
 from openprofiles.storage.tags import TagRepository
+from openprofiles.storage.workflows import WorkflowRepository
 
 
 class UnitOfWork:
@@ -91,6 +92,10 @@ class UnitOfWork:
     @cached_property
     def integrations(self) -> IntegrationRepository:
         return IntegrationRepository(self.conn)
+
+    @cached_property
+    def workflows(self) -> WorkflowRepository:
+        return WorkflowRepository(self.conn)
 
     def lock_domain(self, domain_id: int) -> None:
         """Serialise profile writers of this domain until the transaction ends."""

@@ -354,6 +354,52 @@ integrations = Table(
     Column("event_trigger_names", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
+    # Whether Customer Profiles created the flow (FlowDefinition, workflows): deleted with the integration.
+    Column("flow_created", Boolean, nullable=False, default=False),
     UniqueConstraint("domain_id", "uri"),
     sqlite_autoincrement=True,
+)
+
+# Integration workflows (CreateIntegrationWorkflow): a flow Customer Profiles created, run once
+# per batch (a step) over the batch's time window, then set up for ongoing sync.
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", String(32), nullable=False, unique=True),
+    _domain_fk(),
+    Column("workflow_type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_description", Text),
+    Column("flow_name", String(256), nullable=False),
+    Column("object_type_name", String(255), nullable=False),
+    Column("role_arn", String(512)),
+    # Tags (JSON), given to the integration the workflow sets up.
+    Column("tags", Text),
+    Column("source_connector_type", String(32), nullable=False),
+    Column("connector_profile_name", String(256)),
+    # Set by DeleteWorkflow; the rows go once the workflow's run has stopped.
+    Column("deleted_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    Index("ix_workflows_domain", "domain_id", "id"),
+    Index("ix_workflows_status", "status"),
+    sqlite_autoincrement=True,
+)
+
+workflow_steps = Table(
+    "workflow_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", Integer, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("batch_start", UtcDateTime),
+    Column("batch_end", UtcDateTime),
+    Column("status", String(16), nullable=False),
+    Column("execution_id", String(64)),
+    Column("records_processed", BigInteger, nullable=False, default=0),
+    Column("message", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("workflow_id", "position"),
 )

@@ -94,13 +94,6 @@ def test_unknown_domain_and_flow(cp: Any, appflow: Any, unique: str, live: LiveS
     assert "not an AppFlow flow ARN" in message
     message = _bad_request(cp, cp.put_integration, DomainName=unique, Uri=uri, ObjectTypeName="nope")
     assert "nope" in message
-    message = _bad_request(cp, cp.put_integration, DomainName=unique, FlowDefinition={
-        "FlowName": unique, "KmsArn": "arn:aws:kms:us-east-1:000000000000:key/abcd",
-        "SourceFlowConfig": {"ConnectorType": "S3", "SourceConnectorProperties": {"S3": {"BucketName": "bkt"}}},
-        "Tasks": [{"SourceFields": ["a"], "TaskType": "Map"}],
-        "TriggerConfig": {"TriggerType": "OnDemand"},
-    }, ObjectTypeName="crm")
-    assert "FlowDefinition is not supported yet" in message
 
 
 def test_flow_of_another_domain_refused(cp: Any, appflow: Any, unique: str) -> None:

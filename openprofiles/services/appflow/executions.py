@@ -37,6 +37,10 @@ from openprofiles.storage.store import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
+#: The trigger of a run over the time window [dataPullStartTime, dataPullEndTime) of its execution
+#: (an integration workflow's backfill step): it reads that window and leaves the flow's cursor alone.
+BACKFILL = "Backfill"
+
 ACTIVE = ("InProgress", "CancelStarted")
 
 
@@ -182,15 +186,19 @@ class FlowRunner:
         pipeline = compile_tasks(definition.get("tasks") or [], source["connectorType"])
         connector = (EventBatches(self.store, self.connector_profiles.envelope).source(execution_id)
                      if execution.trigger == EVENT else self._connector(ctx, source))
-        incremental = (definition.get("triggerConfig", {}).get("triggerProperties", {}).get("Scheduled", {})
-                       .get("dataPullMode") == "Incremental")
+        windowed = execution.trigger == BACKFILL
+        incremental = not windowed and (definition.get("triggerConfig", {}).get("triggerProperties", {})
+                                        .get("Scheduled", {}).get("dataPullMode") == "Incremental")
         since = _parse_time(flow.cursor.get("high_water")) if incremental and flow.cursor else None
+        if windowed:
+            since = execution.data_pull_start
         request = ExtractRequest(
             entity=_entity(source),
             source_properties=_source_properties(source),
             fields=list(pipeline.projected_fields) if pipeline.projected_fields else None,
             filters=pipeline.record_filters,
             since=since,
+            until=execution.data_pull_end if windowed else None,
             modified_field=(source.get("incrementalPullConfig") or {}).get("datetimeTypeFieldName")
             or type(connector).default_modified_field,
             checkpoint=execution.checkpoint,

@@ -10,7 +10,9 @@ Rules (docs/integrations.md states them in prose):
 - the mapping (ObjectTypeName, or ObjectTypeNames for event-typed sources) must resolve in the
   domain (object types or templates) and never changes once the integration exists; putting the
   same mapping again updates tags, RoleArn, EventTriggerNames and LastUpdatedAt;
-- FlowDefinition (Customer Profiles creating the flow) is not supported yet;
+- with FlowDefinition (instead of Uri) Customer Profiles creates the AppFlow flow itself, checked by
+  the same rules as CreateFlow, and starts it as StartFlow would; the flow's ARN is the Uri, and
+  deleting the integration deletes that flow;
 - an integration is PENDING until its flow's first successful run and ACTIVE after (`status`):
   the API has no member for it.
 """
@@ -24,12 +26,14 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from openprofiles.services.appflow.flows import DESTINATION, Flow, FlowService
+from openprofiles.services.appflow.executions import FlowRunner
+from openprofiles.services.appflow.flows import DESTINATION, Flow, FlowService, flow_arn
 from openprofiles.services.arns import PARTITION, Arn, parse_arn
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
+from openprofiles.services.customer_profiles.flow_definitions import checked, create_flow_request
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import Invalid, NotFound
+from openprofiles.services.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.integrations import IntegrationRecord
 from openprofiles.storage.store import Store, UnitOfWork
@@ -38,10 +42,6 @@ from openprofiles.storage.store import Store, UnitOfWork
 FLOW_EXPIRY = timedelta(days=14)
 #: Integration states, as the console shows them.
 PENDING, ACTIVE = "PENDING", "ACTIVE"
-FLOW_DEFINITION_UNSUPPORTED = (
-    "PutIntegration with FlowDefinition is not supported yet; "
-    "create the flow with AppFlow CreateFlow and pass its ARN as Uri"
-)
 
 
 def integration_arn(region: str, account_id: str, domain: str, flow_name: str) -> str:
@@ -52,6 +52,17 @@ def integration_arn(region: str, account_id: str, domain: str, flow_name: str) -
 class Integration:
     record: IntegrationRecord
     tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IntegrationState:
+    """An integration as the command line shows it."""
+
+    integration: Integration
+    #: PENDING until its flow's first successful run, ACTIVE after.
+    status: str
+    #: The flow's AppFlow status, or None when the flow no longer exists.
+    flow_status: str | None
 
 
 @dataclass(frozen=True)
@@ -103,11 +114,12 @@ def _describe_mapping(name: str | None, names: Mapping[str, str] | None) -> str:
 
 class IntegrationService:
     def __init__(self, store: Store, domains: DomainService, object_types: ObjectTypeService,
-                 flows: FlowService) -> None:
+                 flows: FlowService, runner: FlowRunner) -> None:
         self.store = store
         self.domains = domains
         self.object_types = object_types
         self.flows = flows
+        self.runner = runner
 
     # Checks
 
@@ -157,7 +169,7 @@ class IntegrationService:
     def put(self, ctx: RequestContext, domain_name: str, request: IntegrationRequest) -> Integration:
         domain = self.domains.record(ctx, domain_name)
         if request.flow_definition is not None:
-            raise Invalid(FLOW_DEFINITION_UNSUPPORTED)
+            return self._put_with_flow(ctx, domain, request, request.flow_definition)
         if not request.uri:
             raise Invalid("PutIntegration needs Uri: the ARN of an AppFlow flow that delivers to this domain")
         uri = request.uri
@@ -174,22 +186,65 @@ class IntegrationService:
         except IntegrityError:  # created concurrently: put again over it
             return self._write(ctx, domain, uri, name, names, request)
 
+    def _put_with_flow(self, ctx: RequestContext, domain: DomainRecord, request: IntegrationRequest,
+                       flow_definition: Mapping[str, Any]) -> Integration:
+        """PutIntegration with FlowDefinition: create (or update) the flow, start it, link it."""
+        if request.object_type_names:
+            raise Invalid("PutIntegration with FlowDefinition takes ObjectTypeName (the flow's destination), "
+                          "not ObjectTypeNames")
+        self._check_mapping(domain, request)
+        assert request.object_type_name is not None
+        flow_name = str(flow_definition["FlowName"])
+        uri = flow_arn(ctx.region, ctx.account_id, flow_name)
+        if request.uri is not None and request.uri != uri:
+            raise Invalid(f"Uri {request.uri} is not the ARN of the flow FlowDefinition.FlowName {flow_name} ({uri}); "
+                          "leave Uri out when giving FlowDefinition")
+        flow_request = create_flow_request(flow_definition, domain.name, request.object_type_name)
+        definition = checked(self.flows, ctx, flow_request)
+        with self.store.read() as uow:
+            existing = uow.integrations.get(domain.id, uri)
+        if existing is not None:
+            if not existing.flow_created:
+                raise Invalid(f"Integration {uri} in domain {domain.name} links a flow created in AppFlow; put it "
+                              "with Uri, or delete it first to let Customer Profiles create the flow")
+            self._check_unchanged(domain, existing, request.object_type_name, None)
+            if self.flows.get(ctx, flow_name).record.definition != definition:
+                self.flows.update(ctx, flow_request)
+                self.runner.start(ctx, flow_name)
+            return self._write(ctx, domain, uri, request.object_type_name, None, request, flow_created=True)
+        try:
+            self.flows.create(ctx, flow_request)
+        except AlreadyExists:
+            raise Invalid(f"FlowDefinition.FlowName: flow {flow_name} already exists; choose another FlowName, "
+                          f"or put the integration with Uri {uri}") from None
+        try:
+            self.runner.start(ctx, flow_name)
+            return self._write(ctx, domain, uri, request.object_type_name, None, request, flow_created=True)
+        except Exception:
+            self.flows.delete(ctx, flow_name, force=True)
+            raise
+
+    @staticmethod
+    def _check_unchanged(domain: DomainRecord, record: IntegrationRecord, name: str | None,
+                         names: dict[str, str] | None) -> None:
+        if record.object_type_name != name or record.object_type_names != names:
+            raise Invalid(
+                f"The mapping of integration {record.uri} in domain {domain.name} cannot be changed: it maps "
+                f"with {_describe_mapping(record.object_type_name, record.object_type_names)}, not "
+                f"{_describe_mapping(name, names)}; delete the integration and put it again to change it"
+            )
+
     def _write(self, ctx: RequestContext, domain: DomainRecord, uri: str, name: str | None,
-               names: dict[str, str] | None, request: IntegrationRequest) -> Integration:
+               names: dict[str, str] | None, request: IntegrationRequest, flow_created: bool = False) -> Integration:
         with self.store.write() as uow:
             record = uow.integrations.get(domain.id, uri)
             if record is None:
                 record = uow.integrations.add(
                     domain.id, uri, object_type_name=name, object_type_names=names, role_arn=request.role_arn,
-                    event_trigger_names=request.event_trigger_names, now=ctx.now,
+                    event_trigger_names=request.event_trigger_names, now=ctx.now, flow_created=flow_created,
                 )
             else:
-                if record.object_type_name != name or record.object_type_names != names:
-                    raise Invalid(
-                        f"The mapping of integration {uri} in domain {domain.name} cannot be changed: it maps "
-                        f"with {_describe_mapping(record.object_type_name, record.object_type_names)}, not "
-                        f"{_describe_mapping(name, names)}; delete the integration and put it again to change it"
-                    )
+                self._check_unchanged(domain, record, name, names)
                 changes: dict[str, Any] = {}
                 if request.role_arn is not None:
                     changes["role_arn"] = request.role_arn
@@ -228,7 +283,20 @@ class IntegrationService:
         return [Integration(r, tags[arns[r.id]]) for r in records]
 
     def delete(self, ctx: RequestContext, domain_name: str, uri: str) -> None:
+        """Remove the integration, and the flow Customer Profiles created for it (refused while that
+        flow has a run in progress)."""
         domain = self.domains.record(ctx, domain_name)
+        with self.store.read() as uow:
+            record = self._get(uow, domain, uri)
+        if record.flow_created:
+            name = uri.rsplit("/", 1)[-1]
+            try:
+                self.flows.delete(ctx, name, force=False)
+            except NotFound:
+                pass  # deleted through AppFlow already
+            except Conflict:
+                raise Invalid(f"The flow {name} Customer Profiles created for integration {uri} has a run in "
+                              "progress; wait for it to end (or cancel it) and delete the integration again") from None
         with self.store.write() as uow:
             record = self._get(uow, domain, uri)
             uow.integrations.delete(record.id)
@@ -240,10 +308,28 @@ class IntegrationService:
         domain = self.domains.record(ctx, domain_name)
         with self.store.read() as uow:
             self._get(uow, domain, uri)
-            flow = uow.flows.get(ctx.account_id, ctx.region, uri.rsplit("/", 1)[-1])
-            if flow is None:
-                return PENDING
-            return ACTIVE if uow.executions.in_status(["Successful"], flow.id) else PENDING
+            return self._state(uow, ctx, uri)[0]
+
+    @staticmethod
+    def _state(uow: UnitOfWork, ctx: RequestContext, uri: str) -> tuple[str, str | None]:
+        """PENDING or ACTIVE, and the flow's status (None when the flow is gone)."""
+        flow = uow.flows.get(ctx.account_id, ctx.region, uri.rsplit("/", 1)[-1])
+        if flow is None:
+            return PENDING, None
+        return (ACTIVE if uow.executions.in_status(["Successful"], flow.id) else PENDING), flow.status
+
+    def states(self, ctx: RequestContext, domain_name: str) -> list[IntegrationState]:
+        """Every integration of a domain with its state, in Uri order."""
+        domain = self.domains.record(ctx, domain_name)
+        found: list[IntegrationState] = []
+        with self.store.read() as uow:
+            after = None
+            while True:
+                page = self._with_tags(ctx, uow, uow.integrations.list(domain.id, after, 500))
+                found += [IntegrationState(i, *self._state(uow, ctx, i.record.uri)) for i in page]
+                if len(page) < 500:
+                    return found
+                after = page[-1].record.uri
 
     def list(self, ctx: RequestContext, domain_name: str, after: str | None, limit: int) -> list[Integration]:
         domain = self.domains.record(ctx, domain_name)

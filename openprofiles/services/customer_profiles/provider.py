@@ -10,11 +10,13 @@ from openprofiles.services.customer_profiles.domains import SETTINGS, Domain, Do
 from openprofiles.services.customer_profiles.handlers_integrations import IntegrationHandlers
 from openprofiles.services.customer_profiles.handlers_object_types import ObjectTypeHandlers
 from openprofiles.services.customer_profiles.handlers_profiles import ProfileHandlers
+from openprofiles.services.customer_profiles.handlers_workflows import WorkflowHandlers
 from openprofiles.services.customer_profiles.ingest import IngestService
 from openprofiles.services.customer_profiles.integrations import IntegrationService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.search import SearchService
+from openprofiles.services.customer_profiles.workflows import WorkflowService
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.provider import Provider, TagHandlers
 from openprofiles.services.tags import TagService
@@ -42,7 +44,8 @@ def _domain_body(domain: Domain) -> Params:
     return body
 
 
-class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationHandlers, TagHandlers, Provider):
+class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationHandlers, WorkflowHandlers, TagHandlers,
+                               Provider):
     arn_service = "profile"
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         errors.NotFound: "ResourceNotFoundException",
@@ -60,6 +63,7 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationH
         ingest: IngestService,
         search: SearchService,
         integrations: IntegrationService,
+        workflows: WorkflowService,
     ) -> None:
         self.domains = domains
         self.tags = tags
@@ -69,6 +73,7 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationH
         self.ingest = ingest
         self.search = search
         self.integrations = integrations
+        self.workflows = workflows
 
     # Domains
 

@@ -35,6 +35,7 @@ coverage-doc: $(VENV)/.installed
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/get_domain.py
+	$(BIN)/python benchmarks/flow.py
 
 clean:
 	rm -rf $(VENV) .openprofiles .pytest_cache .mypy_cache .ruff_cache

@@ -32,6 +32,7 @@ from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.appflow.flows import FlowService, flow_exists
 from openprofiles.services.appflow.provider import AppFlowProvider
+from openprofiles.services.appflow.run_slots import RunSettings
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
 from openprofiles.services.customer_profiles.expiry import ExpiryService
@@ -110,7 +111,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     dead_letters = DeadLetterService(store, envelope, clock)
     ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)
     connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry())
-    runner = FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock)
+    runner = FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock, RunSettings(
+        concurrency=settings.flow_concurrency, batch_size=settings.flow_batch_size, lease=settings.run_lease,
+        stuck_timeout=settings.stuck_run_timeout))
     return Runtime(
         settings=settings,
         clock=clock,
@@ -171,7 +174,7 @@ def create_app(runtime: Runtime) -> Root:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         resumed = await anyio.to_thread.run_sync(runtime.runner.resume_interrupted)
         if resumed:
-            log.info("resumed %d flow runs interrupted by a stop", resumed)
+            log.info("took over %d flow runs nobody held", resumed)
         async with anyio.create_task_group() as tasks:
             settings = runtime.settings
             tasks.start_soon(_every, settings.expiry_interval, lambda: _sweep(runtime), "expiry sweep")

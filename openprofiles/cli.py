@@ -51,6 +51,39 @@ def storage_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def run_options(parallel: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """How this process executes flow runs: batch size, lease, stuck-run timeout and (`parallel`,
+    for processes that take runs over) how many at once. They reach the command as keyword arguments."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        options = [
+            click.option("--flow-batch-size", envvar="OPENPROFILES_FLOW_BATCH_SIZE", type=click.IntRange(1, 100_000),
+                         default=1000, show_default=True,
+                         help="Records per flow batch (one transaction and checkpoint each)."),
+            click.option("--run-lease", envvar="OPENPROFILES_RUN_LEASE", type=click.FloatRange(min=1), default=30,
+                         show_default=True,
+                         help="Seconds a flow run's lease lasts unrenewed; then another process takes the run over."),
+            click.option("--stuck-run-timeout", envvar="OPENPROFILES_STUCK_RUN_TIMEOUT", type=click.FloatRange(min=1),
+                         default=600, show_default=True,
+                         help="Seconds without progress after which a flow run ends in Error."),
+        ]
+        if parallel:
+            options.append(click.option(
+                "--flow-concurrency", envvar="OPENPROFILES_FLOW_CONCURRENCY", type=click.IntRange(1, 64), default=2,
+                show_default=True, help="Flow runs this process executes at once."))
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _run_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The Settings fields of the run options among a command's keyword arguments."""
+    names = ("flow_batch_size", "run_lease", "stuck_run_timeout", "flow_concurrency")
+    return {name: options[name] for name in names if name in options}
+
+
 def _settings(data_dir: Path, database_url: str | None, **extra: Any) -> Settings:
     import os
 
@@ -107,9 +140,10 @@ def main(ctx: click.Context) -> None:
               default=60, show_default=True, help="Seconds between retries of dead letters not yet sent to SQS.")
 @click.option("--scheduler-interval", envvar="OPENPROFILES_SCHEDULER_INTERVAL", type=click.FloatRange(min=0.1),
               default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
+@run_options(parallel=True)
 @storage_options
 def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: float, dead_letter_interval: float,
-          scheduler_interval: float, data_dir: Path, database_url: str | None) -> None:
+          scheduler_interval: float, data_dir: Path, database_url: str | None, **runs: Any) -> None:
     """Run the service (both APIs on one port)."""
     import uvicorn
 
@@ -125,7 +159,8 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
             err=True,
         )
     settings = _settings(data_dir, database_url, host=host, port=port, auth=auth, expiry_interval=expiry_interval,
-                         dead_letter_interval=dead_letter_interval, scheduler_interval=scheduler_interval)
+                         dead_letter_interval=dead_letter_interval, scheduler_interval=scheduler_interval,
+                         **_run_settings(runs))
     runtime = _runtime(settings)
     if auth == "sigv4" and runtime.access_keys.count() == 0:
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)
@@ -410,16 +445,22 @@ def expire(data_dir: Path, database_url: str | None) -> None:
 @main.command()
 @click.option("--scheduler-interval", envvar="OPENPROFILES_SCHEDULER_INTERVAL", type=click.FloatRange(min=0.1),
               default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
+@run_options(parallel=True)
 @storage_options
-def worker(scheduler_interval: float, data_dir: Path, database_url: str | None) -> None:
-    """Run scheduled flows and resume interrupted runs, without serving HTTP (beside or instead of serve)."""
+def worker(scheduler_interval: float, data_dir: Path, database_url: str | None, **runs: Any) -> None:
+    """Run scheduled flows and take over runs whose process died, without serving HTTP (beside or instead of serve)."""
+    import signal
     import time
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = _runtime(_settings(data_dir, database_url, scheduler_interval=scheduler_interval))
+    runtime = _runtime(_settings(data_dir, database_url, scheduler_interval=scheduler_interval,
+                                 **_run_settings(runs)))
+    # SIGTERM stops like Ctrl-C: running runs hand their leases back for another process to take over.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         resumed = runtime.runner.resume_interrupted()
-        click.echo(f"worker started; resumed {resumed} interrupted runs")
+        click.echo(f"worker {runtime.runner.worker_id} started; took over {resumed} runs")
+        sys.stdout.flush()
         while True:
             for execution_id in runtime.scheduler.tick():
                 click.echo(f"started scheduled run {execution_id}")
@@ -440,8 +481,9 @@ def flows() -> None:
 @click.argument("name")
 @click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
 @click.option("--region", default="us-east-1", show_default=True)
+@run_options(parallel=False)
 @storage_options
-def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_url: str | None) -> None:
+def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_url: str | None, **runs: Any) -> None:
     """Run a flow now and wait for it, showing its progress."""
     import time
     from datetime import UTC, datetime
@@ -450,7 +492,7 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
 
     from openprofiles.services.context import RequestContext
 
-    runtime = _runtime(_settings(data_dir, database_url))
+    runtime = _runtime(_settings(data_dir, database_url, **_run_settings(runs)))
     ctx = RequestContext(account_id, region, "StartFlow", "cli", datetime.now(UTC))
     try:
         _, execution_id = runtime.runner.start(ctx, name)

@@ -22,6 +22,11 @@ class Settings:
     expiry_interval: float = 3600.0
     dead_letter_interval: float = 60.0
     scheduler_interval: float = 10.0
+    #: Flow runs: at most this many at once in this process, records per batch, lease and stuck-run seconds.
+    flow_concurrency: int = 2
+    flow_batch_size: int = 1000
+    run_lease: float = 30.0
+    stuck_run_timeout: float = 600.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,10 +121,12 @@ def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> su
 class Server:
     """`openprofiles serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, data_dir: Path, database_url: str | None, auth: str = "sigv4") -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, auth: str = "sigv4",
+                 args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.auth = auth
+        self.args = args  # more `serve` options
         self.port = free_port()
         self.process: subprocess.Popen[str] | None = None
         self.output = ""
@@ -149,7 +152,7 @@ class Server:
         self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "openprofiles", "serve", "--port", str(self.port), "--auth", self.auth,
-             "--log-level", "warning", *self.storage_args()],
+             "--log-level", "warning", *self.storage_args(), *self.args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -179,6 +182,12 @@ class Server:
             self._log.close()
             self.output = (self.data_dir / f"server-{self.port}.log").read_text()
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, as in a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def client(self, service: str, creds: Credentials | None, region: str = "us-east-1", **config: Any) -> Any:
         kwargs: dict[str, Any] = {}
@@ -298,6 +307,53 @@ class MotoServer:
     def client(self, service: str, region: str = "us-east-1") -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+class Worker:
+    """`openprofiles worker` in a subprocess, on the storage of a server (`args`: more options)."""
+
+    def __init__(self, server: Server, *args: str) -> None:
+        self.server = server
+        self.args = args
+        self.process: subprocess.Popen[str] | None = None
+        self.log = server.data_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+
+    def start(self, timeout: float = 30) -> None:
+        self._log = open(self.log, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "openprofiles", "worker", *self.server.storage_args(), *self.args],
+            stdout=self._log, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.output}")
+            if "started" in self.output:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker did not start: {self.output}")
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, as in a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            self._log.close()
+        self.process = None
 
 
 class EnvServer(Server):

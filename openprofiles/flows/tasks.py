@@ -1,7 +1,8 @@
 """AppFlow tasks compiled into a per-record pipeline.
 
 `compile_tasks(tasks, connector_type)` validates the wire `tasks` of a CreateFlow request and
-returns a `TaskPipeline`; `TaskPipeline.apply(record)` gives `Output`, `Dropped` or `Terminated`.
+returns a `TaskPipeline`; `TaskPipeline.apply(record)` gives `Output`, `Filtered`, `Dropped` or
+`Terminated`.
 AWS documents the task shapes but little of their behaviour; where it is silent this module follows
 the AWS-authored cdk-appflow constructs. docs/flows.md is the long form of what follows.
 
@@ -260,13 +261,18 @@ class Dropped:
 
 
 @dataclass(frozen=True)
+class Filtered(Dropped):
+    """A record filter rejected the record: the run skips it, and it is not a failure."""
+
+
+@dataclass(frozen=True)
 class Terminated:
     """A validation whose action terminates the run failed: the run must stop."""
 
     reason: str
 
 
-TaskOutcome: TypeAlias = Output | Dropped | Terminated
+TaskOutcome: TypeAlias = Output | Filtered | Dropped | Terminated
 
 
 class _Drop(Exception):
@@ -503,7 +509,7 @@ class TaskPipeline:
         for record_filter in self._filters:
             reason = record_filter.reject(record)
             if reason is not None:
-                return Dropped(reason)
+                return Filtered(reason)
         fields = self.projected_fields or tuple(record)
         source = {name: record[name] for name in fields if name in record}
         work = _Work(source, tuple(source))

@@ -1,4 +1,11 @@
-"""Flow executions: one row per run, with its counters and the checkpoint a resumed run starts from."""
+"""Flow executions: one row per run, with its counters and the checkpoint a resumed run starts from.
+
+A run is owned by one process at a time through its lease: `worker` names the holder and
+`heartbeat_at` is when it last renewed it. Every change of ownership, every batch and the end of a
+run are compare-and-set updates on these columns, so two processes never both act on a run: a run
+is claimed only when unowned (`worker` null) or when its lease has expired, and a batch or a final
+status is written only by the current holder while the run is still active.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from openprofiles.storage.tables import flow_executions
+
+#: The statuses of a run that has not ended.
+ACTIVE = ("InProgress", "CancelStarted")
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,14 @@ class ExecutionRepository:
             query = query.where(flow_executions.c.flow_id == flow_id)
         return [_record(r) for r in self.conn.execute(query.order_by(flow_executions.c.id))]
 
-    def progress(self, execution_id: str, now: datetime, *, records: int, bytes_in: int, bytes_out: int,
-                 failures: int, checkpoint: Any) -> None:
-        """Add a batch's counts and move the checkpoint (in the batch's own transaction)."""
-        self.conn.execute(
+    def progress(self, execution_id: str, worker: str, now: datetime, *, records: int, bytes_in: int,
+                 bytes_out: int, failures: int, checkpoint: Any) -> bool:
+        """Add a batch's counts, move the checkpoint and renew the lease (in the batch's own
+        transaction); only while `worker` holds the run and it is InProgress. Whether it did."""
+        result = self.conn.execute(
             update(flow_executions)
-            .where(flow_executions.c.execution_id == execution_id)
+            .where(flow_executions.c.execution_id == execution_id, flow_executions.c.worker == worker,
+                   flow_executions.c.status == "InProgress")
             .values(
                 records_processed=flow_executions.c.records_processed + records,
                 bytes_processed=flow_executions.c.bytes_processed + bytes_in,
@@ -86,6 +98,7 @@ class ExecutionRepository:
                 last_updated_at=now,
             )
         )
+        return bool(result.rowcount)
 
     def set_status(self, execution_id: str, status: str, now: datetime, message: str | None = None,
                    expected: list[str] | None = None) -> bool:
@@ -96,9 +109,59 @@ class ExecutionRepository:
         result = self.conn.execute(query.values(status=status, message=message, last_updated_at=now))
         return bool(result.rowcount)
 
-    def claim(self, execution_id: str, worker: str, now: datetime) -> None:
-        self.conn.execute(
+    # The lease.
+
+    def claimable(self, expired_before: datetime, limit: int) -> list[str]:
+        """Active runs nobody holds (unowned, or the lease last renewed before `expired_before`), oldest first."""
+        rows = self.conn.execute(
+            select(flow_executions.c.execution_id)
+            .where(flow_executions.c.status.in_(ACTIVE), self._free(expired_before))
+            .order_by(flow_executions.c.id)
+            .limit(limit)
+        )
+        return [row.execution_id for row in rows]
+
+    def claim(self, execution_id: str, worker: str, now: datetime, expired_before: datetime) -> bool:
+        """Take the lease of an active run nobody holds; whether this call got it (compare-and-set)."""
+        result = self.conn.execute(
             update(flow_executions)
-            .where(flow_executions.c.execution_id == execution_id)
+            .where(flow_executions.c.execution_id == execution_id, flow_executions.c.status.in_(ACTIVE),
+                   self._free(expired_before))
             .values(worker=worker, heartbeat_at=now, last_updated_at=now)
         )
+        return bool(result.rowcount)
+
+    def renew(self, execution_id: str, worker: str, now: datetime) -> bool:
+        """Extend the lease `worker` holds on an active run; False when it holds it no more."""
+        result = self.conn.execute(
+            update(flow_executions)
+            .where(flow_executions.c.execution_id == execution_id, flow_executions.c.worker == worker,
+                   flow_executions.c.status.in_(ACTIVE))
+            .values(heartbeat_at=now)
+        )
+        return bool(result.rowcount)
+
+    def release(self, execution_id: str, worker: str) -> bool:
+        """Give up the lease of an active run, so that any process may take it over at once."""
+        result = self.conn.execute(
+            update(flow_executions)
+            .where(flow_executions.c.execution_id == execution_id, flow_executions.c.worker == worker,
+                   flow_executions.c.status.in_(ACTIVE))
+            .values(worker=None, heartbeat_at=None)
+        )
+        return bool(result.rowcount)
+
+    def finish(self, execution_id: str, worker: str, status: str, now: datetime, message: str | None) -> bool:
+        """End a run `worker` holds with its final status; False when it holds it no more or it has ended."""
+        result = self.conn.execute(
+            update(flow_executions)
+            .where(flow_executions.c.execution_id == execution_id, flow_executions.c.worker == worker,
+                   flow_executions.c.status.in_(ACTIVE))
+            .values(status=status, message=message, last_updated_at=now)
+        )
+        return bool(result.rowcount)
+
+    @staticmethod
+    def _free(expired_before: datetime) -> Any:
+        return or_(flow_executions.c.worker.is_(None), flow_executions.c.heartbeat_at.is_(None),
+                   flow_executions.c.heartbeat_at < expired_before)

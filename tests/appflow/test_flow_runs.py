@@ -3,6 +3,7 @@ Customer Profiles object type, StartFlow, execution records, and the profiles se
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,102 @@ def test_stop_and_cancel(appflow: Any, cp: Any, unique: str) -> None:
         "Scheduled": {"scheduleExpression": "rate(1hours)"}}}, **flow)
     assert appflow.start_flow(flowName=scheduled)["flowStatus"] == "Active"
     assert appflow.stop_flow(flowName=scheduled)["flowStatus"] == "Suspended"
+
+
+def test_every_task_type_through_an_integration(appflow: Any, cp: Any, live: Any, unique: str,
+                                                tmp_path: Path) -> None:
+    """Filter (projection and a record filter), Map with data types, Map_all excluding fields,
+    Arithmetic, Merge, Mask, Truncate, Validate (DropRecord) and Passthrough in one flow, delivered
+    through a PutIntegration on the flow's ARN."""
+    from tests.harness import cli
+
+    (tmp_path / "people.csv").write_text(
+        "id,first,last,email,qty,price,ssn,notes,status,score,signup,internal\n"
+        "1,Ann,Lee,Ann@Example.com,3,2.5,123456789,hello world,active,5,2024-03-05T10:11:12Z,x\n"
+        "2,Bob,Ray,bob@example.com,1,1,111111111,skip me,inactive,5,2024-01-01T00:00:00Z,x\n"
+        "3,Cy,Doe,cy@example.com,2,4,222222222,negative,active,-1,2024-01-01T00:00:00Z,x\n"
+        "4,Di,Fox,di@example.com,4,0.25,987654321,short,active,0,2023-12-31T23:59:59Z,x\n"
+    )
+    fields = {
+        "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
+        "email": {"Source": "_source.email", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
+        "contact": {"Source": "_source.contact", "Target": "_profile.PersonalEmailAddress"},
+        "fullName": {"Source": "_source.fullName", "Target": "_profile.Attributes.fullName"},
+        "total": {"Source": "_source.total", "Target": "_profile.Attributes.total"},
+        "ssn": {"Source": "_source.ssnMasked", "Target": "_profile.Attributes.ssn"},
+        "signed": {"Source": "_source.signedUp", "Target": "_profile.Attributes.signedUp"},
+    }
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
+    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", Description="people", Fields=fields,
+                               AllowProfileCreation=True, Keys={
+                                   "crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]})
+    appflow.create_connector_profile(
+        connectorProfileName=unique, connectorType="CustomConnector", connectorLabel="Files", connectionMode="Public",
+        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
+            "path": str(tmp_path)}}}},
+    )
+    op = {"CustomConnector": "NO_OP"}
+    columns = ["id", "first", "last", "email", "qty", "price", "ssn", "notes", "status", "score", "signup", "internal"]
+    arn = appflow.create_flow(
+        flowName=unique,
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "CustomConnector", "connectorProfileName": unique,
+                          "sourceConnectorProperties": {"CustomConnector": {"entityName": "people.csv"}}},
+        destinationFlowConfigList=[{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
+            "CustomerProfiles": {"domainName": unique, "objectTypeName": "people"}}}],
+        tasks=[
+            {"taskType": "Filter", "sourceFields": columns, "connectorOperator": {"CustomConnector": "PROJECTION"}},
+            {"taskType": "Filter", "sourceFields": ["status"], "connectorOperator": {"CustomConnector": "EQUAL_TO"},
+             "taskProperties": {"DATA_TYPE": "string", "VALUE": "active"}},
+            {"taskType": "Validate", "sourceFields": ["score"], "connectorOperator": {
+                "CustomConnector": "VALIDATE_NON_NEGATIVE"}, "taskProperties": {"VALIDATION_ACTION": "DropRecord"}},
+            {"taskType": "Map_all", "sourceFields": [], "connectorOperator": op,
+             "taskProperties": {"EXCLUDE_SOURCE_FIELDS_LIST": '["ssn","internal","status"]'}},
+            {"taskType": "Map", "sourceFields": ["qty"], "destinationField": "qty", "connectorOperator": op,
+             "taskProperties": {"SOURCE_DATA_TYPE": "string", "DESTINATION_DATA_TYPE": "integer"}},
+            {"taskType": "Map", "sourceFields": ["signup"], "destinationField": "signedUp", "connectorOperator": op,
+             "taskProperties": {"SOURCE_DATA_TYPE": "datetime", "DESTINATION_DATA_TYPE": "date"}},
+            {"taskType": "Arithmetic", "sourceFields": ["qty", "price"], "destinationField": "total",
+             "connectorOperator": {"CustomConnector": "MULTIPLICATION"}},
+            {"taskType": "Merge", "sourceFields": ["first", "last"], "destinationField": "fullName",
+             "connectorOperator": op, "taskProperties": {"CONCAT_FORMAT": "${last}, ${first}"}},
+            {"taskType": "Mask", "sourceFields": ["ssn"], "destinationField": "ssnMasked",
+             "connectorOperator": {"CustomConnector": "MASK_FIRST_N"},
+             "taskProperties": {"MASK_LENGTH": "5", "MASK_VALUE": "#"}},
+            {"taskType": "Truncate", "sourceFields": ["notes"], "connectorOperator": op,
+             "taskProperties": {"TRUNCATE_LENGTH": "5"}},
+            {"taskType": "Passthrough", "sourceFields": ["email"], "destinationField": "contact",
+             "connectorOperator": op},
+        ],
+    )["flowArn"]
+    integration = cp.put_integration(DomainName=unique, Uri=arn, ObjectTypeName="people")
+    assert integration["Uri"] == arn and integration["ObjectTypeName"] == "people"
+
+    record = _wait(appflow, unique, appflow.start_flow(flowName=unique)["executionId"])
+    assert record["executionStatus"] == "Successful", record
+    assert record["executionResult"]["recordsProcessed"] == 4
+    # Cy's negative score failed the validation; Bob was filtered out, which is no failure.
+    assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1
+    stats = cp.get_domain(DomainName=unique)["Stats"]
+    assert (stats["ProfileCount"], stats["ObjectCount"]) == (2, 2)
+
+    (ann,) = cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["1"])["Items"]
+    assert ann["EmailAddress"] == "ann@example.com" and ann["PersonalEmailAddress"] == "Ann@Example.com"
+    assert ann["Attributes"] == {"fullName": "Lee, Ann", "total": "7.5", "ssn": "#####6789",
+                                 "signedUp": "2024-03-05"}
+    (obj,) = cp.list_profile_objects(DomainName=unique, ObjectTypeName="people",
+                                     ProfileId=ann["ProfileId"])["Items"]
+    assert json.loads(obj["Object"]) == {
+        "id": "1", "first": "Ann", "last": "Lee", "email": "Ann@Example.com", "qty": 3, "price": "2.5",
+        "notes": "hello", "score": "5", "signup": "2024-03-05T10:11:12Z", "signedUp": "2024-03-05",
+        "total": 7.5, "fullName": "Lee, Ann", "ssnMasked": "#####6789", "contact": "Ann@Example.com",
+    }
+    (di,) = cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["4"])["Items"]
+    assert di["Attributes"]["total"] == "1" and di["Attributes"]["signedUp"] == "2023-12-31"
+    for missing in ("2", "3"):
+        assert cp.search_profiles(DomainName=unique, KeyName="crmId", Values=[missing])["Items"] == []
+
+    letters = json.loads(cli("dead-letters", "list", "--domain", unique, "--json",
+                             *live.server.storage_args()).stdout)
+    assert [(letter["Source"].startswith("flow-execution:"), letter["Reason"]) for letter in letters] == [
+        (True, "tasks.3 (Validate): score failed VALIDATE_NON_NEGATIVE")]

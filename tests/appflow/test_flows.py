@@ -102,6 +102,8 @@ def _add_execution(db: Database, flow_name: str, status: str, message: str, star
             flow_id=flow_id, execution_id=uuid.uuid4().hex, trigger="OnDemand", status=status, message=message,
             records_processed=0, bytes_processed=0, bytes_written=0, put_failures=0,
             started_at=started, last_updated_at=started,
+            # Held by a (pretend) live process, so that the server does not take the run over.
+            worker="elsewhere", heartbeat_at=started,
         ))
 
 

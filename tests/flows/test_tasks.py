@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from openprofiles.flows.tasks import (
     Dropped,
+    Filtered,
     Output,
     RecordFilter,
     TaskOutcome,
@@ -546,7 +547,7 @@ def test_record_filter(operator: str, data_type: str, properties: dict[str, str]
 
 def test_filter_reason_and_absent_field() -> None:
     tasks = [record_filter("GREATER_THAN", "integer", VALUE="5"), task("Map_all", [])]
-    assert run({}, *tasks) == Dropped("tasks.1 (Filter): v GREATER_THAN 5 not satisfied")
+    assert run({}, *tasks) == Filtered("tasks.1 (Filter): v GREATER_THAN 5 not satisfied")
 
 
 def test_record_filters_test_the_raw_record_and_are_exposed() -> None:

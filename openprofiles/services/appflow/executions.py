@@ -4,17 +4,18 @@ Each page the connector yields becomes one ingest batch; the run's counters and 
 checkpoint commit in that batch's transaction, so a run that stops (crash, cancel) resumes from
 the last committed page without losing or duplicating records. Records the tasks drop are kept
 as dead letters with their reason, in the same transaction. When an incremental run succeeds the
-flow's cursor moves to the highest modification time the run saw.
-Runs execute on a small pool of worker threads inside the process that started them.
+flow's cursor moves to the highest modification time the run saw, with the final status.
+
+Several processes may share a database. A run is executed by the process holding its lease
+(storage/executions.py); `RunSlots` (run_slots.py) keeps this process's runs: at most `concurrency`
+at once, their leases renewed on a timer, runs without progress for `stuck_timeout` seconds ended
+in Error, and, in `serve` and `worker`, runs whose holder died taken over from their checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,16 +23,17 @@ import orjson
 
 from openprofiles.clock import Clock
 from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest
-from openprofiles.flows.tasks import Dropped, Output, Terminated, compile_tasks
+from openprofiles.flows.tasks import Dropped, Filtered, Output, Terminated, compile_tasks
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
 from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
 from openprofiles.services.appflow.pushed_records import EVENT, EventBatches
+from openprofiles.services.appflow.run_slots import ActiveRun, RunOutcome, RunSettings, RunSlots
 from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.ingest import IngestResult, IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import Invalid, NotFound, ServiceError, Unsupported
-from openprofiles.storage.executions import ExecutionRecord
+from openprofiles.services.errors import Invalid, ServiceError, Unsupported
+from openprofiles.storage.executions import ACTIVE, ExecutionRecord
 from openprofiles.storage.flows import FlowRecord
 from openprofiles.storage.store import Store, UnitOfWork
 
@@ -41,17 +43,18 @@ log = logging.getLogger(__name__)
 #: (an integration workflow's backfill step): it reads that window and leaves the flow's cursor alone.
 BACKFILL = "Backfill"
 
-ACTIVE = ("InProgress", "CancelStarted")
-
 
 class RunCancelled(Exception):
     """The run was asked to stop; what it committed stays."""
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    status: str
-    message: str | None
+class LeaseLost(Exception):
+    """This process no longer holds the run (taken over, ended here for no progress, or deleted):
+    it stops without writing anything more."""
+
+
+class Stopping(Exception):
+    """The process is stopping: the run hands its lease back, to be taken over at once."""
 
 
 class FlowRunner:
@@ -64,7 +67,7 @@ class FlowRunner:
         object_types: ObjectTypeService,
         ingest: IngestService,
         clock: Clock,
-        workers: int = 2,
+        settings: RunSettings | None = None,
     ) -> None:
         self.store = store
         self.flows = flows
@@ -73,9 +76,12 @@ class FlowRunner:
         self.object_types = object_types
         self.ingest = ingest
         self.clock = clock
-        self.worker_id = f"{threading.get_native_id()}-{secrets.token_hex(4)}"
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow-run")
-        self._running: dict[str, Future[RunOutcome]] = {}
+        self.settings = settings or RunSettings()
+        self.slots = RunSlots(store, clock, self.settings, execute=self._execute, end_stuck=self._end_stuck)
+
+    @property
+    def worker_id(self) -> str:
+        return self.slots.worker_id
 
     # Starting and stopping.
 
@@ -126,52 +132,72 @@ class FlowRunner:
         with self.store.read() as uow:
             return uow.executions.page(flow.id, after, limit)
 
-    def submit(self, execution_id: str) -> Future[RunOutcome]:
-        future = self._pool.submit(self.run, execution_id)
-        self._running[execution_id] = future
-        future.add_done_callback(lambda _: self._running.pop(execution_id, None))
-        return future
+    def submit(self, execution_id: str) -> bool:
+        """Execute a run in this process when a slot is free and nobody holds it (see RunSlots.submit)."""
+        return self.slots.submit(execution_id)
 
     def resume_interrupted(self) -> int:
-        """Resume runs left InProgress by a process that stopped (from their last checkpoint)."""
-        with self.store.read() as uow:
-            stale = [e.execution_id for e in uow.executions.in_status(["InProgress", "CancelStarted"])
-                     if e.execution_id not in self._running]
-        for execution_id in stale:
-            self.submit(execution_id)
-        return len(stale)
+        """Take over, from their last checkpoint, the runs nobody holds (their process died and
+        the lease expired, or they wait for a slot) as slots allow, now and every lease tick
+        until `close`; how many were taken now. `serve` and `worker` call it once at start."""
+        return self.slots.take_over_in_background()
 
     def wait(self, execution_id: str, timeout: float | None = None) -> RunOutcome | None:
-        future = self._running.get(execution_id)
-        return future.result(timeout) if future is not None else None
+        return self.slots.wait(execution_id, timeout)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop: running runs stop at their next page and hand their leases back."""
+        self.slots.close()
 
     # The run.
 
-    def run(self, execution_id: str) -> RunOutcome:
-        """Execute (or resume) one run to its end; never raises."""
-        try:
-            outcome = self._run(execution_id)
-        except RunCancelled:
-            outcome = RunOutcome("Canceled", "Canceled; records written before the cancel stay")
-        except (ServiceError, ConnectorError) as error:
-            outcome = RunOutcome("Error", error.message)
-        except Exception as error:
-            log.exception("flow run %s failed", execution_id)
-            outcome = RunOutcome("Error", f"Internal error: {type(error).__name__}")
-        self._finish(execution_id, outcome)
-        return outcome
+    def _execute(self, run: ActiveRun) -> None:
+        """Execute (or resume) one run this process has claimed to its end (on its own thread)."""
+        run.outcome = self._outcome(run)
+        if run.outcome is not None and not run.dropped:
+            self._finish(run.execution_id, run.outcome)
 
-    def _run(self, execution_id: str) -> RunOutcome:
-        with self.store.write() as uow:
+    def _outcome(self, run: ActiveRun) -> RunOutcome | None:
+        """How the run ended, or None when it stopped without an end of its own to record."""
+        try:
+            return self._run(run)
+        except RunCancelled:
+            return RunOutcome("Canceled", "Canceled; records written before the cancel stay")
+        except LeaseLost:
+            return None
+        except Stopping:
+            with self.store.write() as uow:
+                uow.executions.release(run.execution_id, self.worker_id)
+            log.info("flow execution %s: handed back at its last checkpoint", run.execution_id)
+            return None
+        except (ServiceError, ConnectorError) as error:
+            return RunOutcome("Error", error.message)
+        except Exception as error:
+            log.exception("flow run %s failed", run.execution_id)
+            return RunOutcome("Error", f"Internal error: {type(error).__name__}")
+
+    def _end_stuck(self, run: ActiveRun) -> None:
+        seconds = f"{self.settings.stuck_timeout:g}"
+        message = (f"Stopped: no progress for {seconds} s (no page from the source connector and no batch "
+                   "written); records written before stay")
+        if self._finish(run.execution_id, RunOutcome("Error", message)):
+            log.warning("flow execution %s: no progress for %s s; ended in Error", run.execution_id, seconds)
+
+    def _checked(self, run: ActiveRun) -> None:
+        """Stop before the next batch when the run is no longer ours or the process is stopping."""
+        if run.dropped:
+            raise LeaseLost()
+        if self.slots.closing.is_set():
+            raise Stopping()
+
+    def _run(self, run: ActiveRun) -> RunOutcome:
+        execution_id = run.execution_id
+        with self.store.read() as uow:
             execution = uow.executions.get(execution_id)
-            if execution is None:
-                raise NotFound(f"Execution {execution_id} does not exist")
+            if execution is None or execution.worker != self.worker_id:
+                raise LeaseLost()
             if execution.status == "CancelStarted":
                 raise RunCancelled()
-            uow.executions.claim(execution_id, self.worker_id, self.clock.now())
             flow = uow.flows.get_by_id(execution.flow_id)
         assert flow is not None
         definition = flow.definition
@@ -202,14 +228,20 @@ class FlowRunner:
             modified_field=(source.get("incrementalPullConfig") or {}).get("datetimeTypeFieldName")
             or type(connector).default_modified_field,
             checkpoint=execution.checkpoint,
+            page_size=self.settings.batch_size,
         )
         high_water = since
+        apply = pipeline.apply
         for page in connector.extract(request):
+            run.progressed()
+            self._checked(run)
             outputs, dropped = [], []
             for record in page.records:
-                outcome = pipeline.apply(record)
+                outcome = apply(record)
                 if isinstance(outcome, Output):
                     outputs.append(outcome.record)
+                elif isinstance(outcome, Filtered):
+                    continue
                 elif isinstance(outcome, Dropped):
                     dropped.append((orjson.dumps(record, default=str).decode(), outcome.reason))
                 elif isinstance(outcome, Terminated):
@@ -217,11 +249,12 @@ class FlowRunner:
             if page.high_water and (high_water is None or page.high_water > high_water):
                 high_water = page.high_water
             size = sum(len(orjson.dumps(r, default=str)) for r in page.records)
+            self._checked(run)
             self._load(execution_id, domain, otype, outputs, dropped, page.checkpoint, len(page.records), size)
-        if incremental and high_water is not None:
-            with self.store.write() as uow:
-                uow.flows.update(flow.id, self.clock.now(), cursor={"high_water": high_water.isoformat()})
-        return RunOutcome("Successful", None)
+            run.progressed()
+        self._checked(run)
+        cursor = {"high_water": high_water.isoformat()} if incremental and high_water is not None else None
+        return RunOutcome("Successful", None, cursor)
 
     def _connector(self, ctx: RequestContext, source: dict[str, Any]) -> Any:
         name = source.get("connectorProfileName")
@@ -233,42 +266,47 @@ class FlowRunner:
     def _load(self, execution_id: str, domain: Any, otype: Any, outputs: list[dict[str, Any]],
               dropped: list[tuple[str, str]], checkpoint: Any, count: int, size: int) -> None:
         now = self.clock.now()
+        blobs = [orjson.dumps(o, default=str) for o in outputs]
 
         def commit(uow: UnitOfWork, results: list[IngestResult]) -> None:
-            current = uow.executions.get(execution_id)
-            if current is not None and current.status == "CancelStarted":
-                raise RunCancelled()
             failures = sum(1 for r in results if r.rejected) + len(dropped)
-            written = sum(len(orjson.dumps(o, default=str)) for o, r in zip(outputs, results, strict=True)
-                          if not r.rejected)
-            uow.executions.progress(execution_id, now, records=count, bytes_in=size, bytes_out=written,
-                                    failures=failures, checkpoint=checkpoint)
+            written = sum(len(b) for b, r in zip(blobs, results, strict=True) if not r.rejected)
+            if not uow.executions.progress(execution_id, self.worker_id, now, records=count, bytes_in=size,
+                                           bytes_out=written, failures=failures, checkpoint=checkpoint):
+                current = uow.executions.get(execution_id)
+                if current is not None and current.worker == self.worker_id and current.status == "CancelStarted":
+                    raise RunCancelled()
+                raise LeaseLost()  # the batch is rolled back
 
-        self.ingest.ingest(domain, otype, [orjson.dumps(o, default=str).decode() for o in outputs],
-                           source=f"flow-execution:{execution_id}", performed_by="AppFlow", now=now,
-                           dropped=dropped, within=commit)
+        self.ingest.ingest(domain, otype, [b.decode() for b in blobs], source=f"flow-execution:{execution_id}",
+                           performed_by="AppFlow", now=now, dropped=dropped, within=commit)
 
-    def _finish(self, execution_id: str, outcome: RunOutcome) -> None:
+    def _finish(self, execution_id: str, outcome: RunOutcome) -> bool:
+        """Record the run's end, if this process still holds it; whether it did."""
         now = self.clock.now()
         with self.store.write() as uow:
             execution = uow.executions.get(execution_id)
-            if execution is None:
-                return
+            if execution is None or execution.worker != self.worker_id or execution.status not in ACTIVE:
+                return False
             status = outcome.status
             if execution.status == "CancelStarted" and status != "Error":
                 status = "Canceled"
-            uow.executions.set_status(execution_id, status, now, outcome.message)
+            if not uow.executions.finish(execution_id, self.worker_id, status, now, outcome.message):
+                return False
             flow = uow.flows.get_by_id(execution.flow_id)
             if flow is None:
-                return
+                return True
             failures = 0 if status == "Successful" else flow.consecutive_failures + (status == "Error")
             values: dict[str, Any] = {"consecutive_failures": failures}
+            if status == "Successful" and outcome.cursor is not None:
+                values["cursor"] = outcome.cursor
             threshold = ((flow.definition.get("triggerConfig") or {}).get("triggerProperties") or {}).get(
                 "Scheduled", {}).get("flowErrorDeactivationThreshold")
             if threshold and failures >= threshold and flow.status == "Active":
                 values.update(status="Suspended", next_run_at=None, status_message=(
                     f"Suspended after {failures} consecutive failed runs; last error: {outcome.message}"))
             uow.flows.update(flow.id, now, **values)
+        return True
 
 
 def _entity(source: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ retried with exponential backoff; a `Retry-After` header (seconds or an HTTP dat
 instead, and a wait longer than `max_wait` gives up at once. 401 and 403 become
 `ConnectorAuthError`, other 4xx a terminal `ConnectorError`, exhausted retries a transient one;
 each message carries the vendor's own words, taken from the response by the connector's
-`describe_error`.
+`describe_error`. A connector whose vendor gives a status another meaning (Salesforce's 403
+`REQUEST_LIMIT_EXCEEDED` is a used-up API allowance, not a refusal of the credentials) passes
+`classify`, which may name the error for a response instead.
 
 `RefreshingBearer` sends an OAuth2 access token and, when the vendor answers 401, asks its
 `refresh` callable for a new token once and repeats the request (vendors whose tokens expire).
@@ -25,6 +27,10 @@ import httpx
 from openprofiles.connectors.base import ConnectorAuthError, ConnectorError
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+#: A connector's own reading of an error response: given the response and the message text
+#: (`Vendor METHOD /path: HTTP nnn: vendor's words`), the error to raise, or None for the default.
+Classify = Callable[[httpx.Response, str], ConnectorError | None]
 
 
 def default_describe_error(response: httpx.Response) -> str:
@@ -80,7 +86,11 @@ class RefreshingBearer(httpx.Auth):
 
 
 class VendorApi:
-    """An httpx client bound to one vendor instance, retrying what may succeed later."""
+    """An httpx client bound to one vendor instance, retrying what may succeed later.
+
+    `classify`, if given, sees every error response first; an error it returns is raised at once,
+    without retries, in place of the one the status would give.
+    """
 
     def __init__(
         self,
@@ -90,6 +100,7 @@ class VendorApi:
         auth: httpx.Auth | None = None,
         headers: Mapping[str, str] | None = None,
         describe_error: Callable[[httpx.Response], str] = default_describe_error,
+        classify: Classify | None = None,
         max_attempts: int = 5,
         backoff: float = 0.5,
         max_wait: float = 120.0,
@@ -100,6 +111,7 @@ class VendorApi:
             raise ConnectorError(f"{vendor}: the connector profile needs instanceUrl")
         self.vendor = vendor
         self.describe_error = describe_error
+        self.classify = classify
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_wait = max_wait
@@ -118,12 +130,16 @@ class VendorApi:
             return hinted
         return float(min(self.max_wait, self.backoff * 2 ** (attempt - 1))) * (0.5 + random.random() / 2)
 
-    def _failure(self, response: httpx.Response) -> ConnectorError:
+    def _failure(self, response: httpx.Response) -> tuple[ConnectorError, bool]:
+        """The error for a response, and whether to retry the request."""
         text = f"{self.vendor} {response.request.method} {response.request.url.path}: HTTP {response.status_code}: "
         text += self.describe_error(response)
+        if self.classify is not None and (classified := self.classify(response, text)) is not None:
+            return classified, False
         if response.status_code in (401, 403):
-            return ConnectorAuthError(text)
-        return ConnectorError(text, transient=response.status_code in RETRIED_STATUSES)
+            return ConnectorAuthError(text), False
+        retried = response.status_code in RETRIED_STATUSES
+        return ConnectorError(text, transient=retried), retried
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """The response to a successful (2xx/3xx) request, after retries; ConnectorError otherwise."""
@@ -137,8 +153,8 @@ class VendorApi:
             else:
                 if response.status_code < 400:
                     return response
-                failure = self._failure(response)
-                if response.status_code not in RETRIED_STATUSES:
+                failure, retried = self._failure(response)
+                if not retried:
                     raise failure
             if attempt == self.max_attempts:
                 break

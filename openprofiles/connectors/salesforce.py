@@ -12,6 +12,9 @@ flow's window and filters in its WHERE clause. A checkpoint is the last (modifie
 resumed run queries from just after it. With dataTransferApi BULKV2 (or AUTOMATIC and at least
 `bulk_threshold` matching records, AppFlow's 1,000,000) the query runs as a Bulk API 2.0 job instead,
 read as CSV through `Sforce-Locator`, and a checkpoint is the job and the next locator.
+
+A used-up API allowance (403 `REQUEST_LIMIT_EXCEEDED`, daily or concurrent) is a transient error,
+not a refusal of the credentials.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ MIN_BATCH, MAX_BATCH = 200, 2000
 #: The modified fields tried, in order, when the flow names none that the object has.
 MODIFIED_FIELDS = ("LastModifiedDate", "SystemModstamp")
 GRANT_TYPES = ("AUTHORIZATION_CODE", "CLIENT_CREDENTIALS", "JWT_BEARER")
+#: The errorCode of a request refused for the org's API allowance (total per 24 hours, or concurrent).
+LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 
 
 def describe_error(response: httpx.Response) -> str:
@@ -65,6 +70,20 @@ def describe_error(response: httpx.Response) -> str:
     if isinstance(body, dict) and body.get("error"):
         return f"{body['error']}: {body.get('error_description', '')}".rstrip(": ")
     return default_describe_error(response)
+
+
+def classify(response: httpx.Response, text: str) -> ConnectorError | None:
+    """403 REQUEST_LIMIT_EXCEEDED is the org's API allowance used up: transient, not an auth error."""
+    if response.status_code != 403:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, list) and any(isinstance(item, dict) and item.get("errorCode") == LIMIT_EXCEEDED
+                                      for item in body):
+        return ConnectorError(text, transient=True)
+    return None
 
 
 @dataclass(frozen=True)
@@ -190,7 +209,7 @@ class SalesforceConnector(Connector):
                                          "CLIENT_CREDENTIALS or JWT_BEARER grant to get one")
             refresh = (lambda: self._fetch_token(grant)) if grant is not None else None
             self._api = VendorApi("Salesforce", self.instance_url, auth=RefreshingBearer(token, refresh),
-                                  describe_error=describe_error, sleep=self.sleep)
+                                  describe_error=describe_error, classify=classify, sleep=self.sleep)
         return self._api
 
     # Metadata.

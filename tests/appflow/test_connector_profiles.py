@@ -1,5 +1,5 @@
 """Connector profiles and connector metadata through boto3, with the Files connector (a local
-directory) as the source, on SQLite and PostgreSQL."""
+directory) and a fake ServiceNow instance as sources, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import LiveServer
+from tests.fakes.server import serving
+from tests.fakes.servicenow import USER as SERVICENOW_USER
+from tests.fakes.servicenow import FakeServiceNow
 
 
 def _files_profile(appflow: Any, name: str, path: Path) -> str:
@@ -84,3 +87,22 @@ def test_connector_metadata(appflow: Any) -> None:
     assert s3["S3"]["canUseAsSource"] and s3["CustomerProfiles"]["canUseAsDestination"]
     labels = {(c["connectorType"], c.get("connectorLabel")) for c in appflow.list_connectors()["connectors"]}
     assert ("CustomConnector", "Files") in labels and ("S3", None) in labels
+
+
+def test_servicenow_profiles_and_fields_use_the_model_member_names(appflow: Any, unique: str) -> None:
+    """connectorType is "Servicenow", but the ConnectorProfileProperties and ConnectorOperator member is "ServiceNow"."""
+    with serving(FakeServiceNow(users=3, incidents=0).app) as url:
+        appflow.create_connector_profile(
+            connectorProfileName=unique, connectorType="Servicenow", connectionMode="Public",
+            connectorProfileConfig={"connectorProfileProperties": {"ServiceNow": {"instanceUrl": url}},
+                                    "connectorProfileCredentials": {"ServiceNow": {"username": SERVICENOW_USER[0],
+                                                                                   "password": SERVICENOW_USER[1]}}})
+        fields = appflow.describe_connector_entity(connectorProfileName=unique, connectorType="Servicenow",
+                                                   connectorEntityName="sys_user")["connectorEntityFields"]
+    (detail,) = appflow.describe_connector_profiles(connectorProfileNames=[unique])["connectorProfileDetails"]
+    assert detail["connectorType"] == "Servicenow"
+    assert detail["connectorProfileProperties"] == {"ServiceNow": {"instanceUrl": url}}
+    operators = {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["filterOperators"] for f in fields}
+    assert {"EQUAL_TO", "CONTAINS", "BETWEEN", "PROJECTION"} <= set(operators["email"])
+    config = appflow.describe_connector(connectorType="Servicenow")["connectorConfiguration"]
+    assert set(operators["email"]) == set(config["supportedOperators"])

@@ -51,6 +51,11 @@ async def forbidden(request: Request) -> Response:
     return JSONResponse({"error": "invalid_auth"}, 401)
 
 
+async def over_quota(request: Request) -> Response:
+    _count(request.url.path)
+    return JSONResponse([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], 403)
+
+
 async def secured(request: Request) -> Response:
     if request.headers.get("Authorization") != "Bearer fresh":
         return JSONResponse({"message": "Session expired or invalid"}, 401)
@@ -59,7 +64,8 @@ async def secured(request: Request) -> Response:
 
 app = Starlette(routes=[
     Route("/flaky", flaky), Route("/busy", always_busy), Route("/far", far_future), Route("/missing", not_found),
-    Route("/denied", forbidden), Route("/secured", secured),
+    Route("/denied", forbidden), Route("/secured", secured), Route("/quota", over_quota),
+    Route("/quota-busy", always_busy),
 ])
 
 
@@ -104,6 +110,29 @@ def test_4xx_is_terminal_with_the_vendors_message(base_url: str) -> None:
 def test_401_is_an_auth_error(base_url: str) -> None:
     with pytest.raises(ConnectorAuthError, match="invalid_auth"):
         api(base_url, []).get_json("/denied")
+
+
+def quota_is_transient(response: httpx.Response, text: str) -> ConnectorError | None:
+    """A vendor's reading: 403 with REQUEST_LIMIT_EXCEEDED, or a 503 on /quota-busy, is a used-up quota."""
+    if (response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text) or response.url.path == "/quota-busy":
+        return ConnectorError(f"quota: {text}", transient=True)
+    return None
+
+
+def test_403_is_an_auth_error_unless_the_connector_classifies_it(base_url: str) -> None:
+    with pytest.raises(ConnectorAuthError, match=r"HTTP 403: TotalRequests Limit exceeded\."):
+        api(base_url, []).get_json("/quota")
+    with pytest.raises(ConnectorAuthError, match="invalid_auth"):  # what the hook does not claim keeps its mapping
+        api(base_url, [], classify=quota_is_transient).get_json("/denied")
+    calls.clear()
+    waits: list[float] = []
+    with pytest.raises(ConnectorError) as raised:
+        api(base_url, waits, classify=quota_is_transient).get_json("/quota")
+    assert type(raised.value) is ConnectorError and raised.value.transient
+    assert raised.value.message == "quota: Vendor GET /quota: HTTP 403: TotalRequests Limit exceeded."
+    with pytest.raises(ConnectorError, match=r"^quota: Vendor GET /quota-busy: HTTP 503: overloaded$"):
+        api(base_url, waits, classify=quota_is_transient).get_json("/quota-busy")
+    assert calls == {"/quota": 1} and waits == []  # a classified error is raised at once, even for a 503
 
 
 def test_bearer_refreshes_once_on_401(base_url: str) -> None:

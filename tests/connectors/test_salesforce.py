@@ -297,6 +297,30 @@ def test_a_query_salesforce_refuses_names_its_error_code(url: str) -> None:
     assert not raised.value.transient
 
 
+def test_a_used_up_api_allowance_is_transient_not_an_auth_error(url: str, fake: FakeSalesforce) -> None:
+    fake.api_allowance = 2
+    waits: list[float] = []
+    sf = connector(url, waits)
+    sf.check()
+    with pytest.raises(ConnectorError) as raised:
+        list(sf.extract(ExtractRequest(entity="Contact", source_properties={"dataTransferApi": "REST_SYNC"})))
+    assert not isinstance(raised.value, ConnectorAuthError) and raised.value.transient
+    assert raised.value.message.endswith("HTTP 403: REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.")
+    assert len(fake.calls) == 3 and waits == []  # check, describe, then the refused query: not retried
+    fake.api_allowance = None
+    assert len(ids(list(sf.extract(ExtractRequest(entity="Contact"))))) == 25
+
+
+def test_a_profile_saved_without_api_allowance_is_a_server_error(appflow: Any, url: str, fake: FakeSalesforce,
+                                                                   unique: str) -> None:
+    fake.api_allowance = 0
+    with pytest.raises(appflow.exceptions.ConnectorServerException, match="REQUEST_LIMIT_EXCEEDED"):
+        appflow.create_connector_profile(
+            connectorProfileName=unique, connectorType="Salesforce", connectionMode="Public",
+            connectorProfileConfig={"connectorProfileProperties": {"Salesforce": {"instanceUrl": url}},
+                                    "connectorProfileCredentials": {"Salesforce": {"accessToken": TOKEN}}})
+
+
 def test_memory_stays_bounded_by_the_page() -> None:
     peaks = []
     for count in (4000, 16000):

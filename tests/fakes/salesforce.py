@@ -15,6 +15,9 @@ connector makes.
   its CSV with `Sforce-Locator` (the string "null" after the last chunk) and `Sforce-NumberOfRecords`.
 - Every `throttle_every`-th data call answers 429 with Retry-After: 1; errors are Salesforce's
   `[{"message", "errorCode"}]` lists.
+- `api_allowance`, if set, is the org's API request allowance: authenticated data calls beyond it
+  answer 403 `REQUEST_LIMIT_EXCEEDED` "TotalRequests Limit exceeded." (`limits/` reports it as
+  DailyApiRequests).
 
 `make_app(records=N)` serves N generated Contacts (or the given Contact dicts); `upsert` and `delete`
 change records as Salesforce would (LastModifiedDate and SystemModstamp move to now).
@@ -134,6 +137,7 @@ class FakeSalesforce:
         self.page_size = page_size
         self.token_ttl = token_ttl
         self.throttle_every = throttle_every
+        self.api_allowance: int | None = None
         self.tokens: dict[str, float] = {TOKEN: time.monotonic()}
         self.refresh_tokens = {REFRESH_TOKEN}
         self.clients = {CLIENT_ID: CLIENT_SECRET}
@@ -207,6 +211,8 @@ class FakeSalesforce:
         if issued is None or (self.token_ttl is not None and time.monotonic() - issued > self.token_ttl):
             self.tokens.pop(token, None)
             return error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if self.api_allowance is not None and len(self.calls) > self.api_allowance:
+            return error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         return None
 
     async def token(self, request: Request) -> Response:
@@ -239,7 +245,8 @@ class FakeSalesforce:
     async def limits(self, request: Request) -> Response:
         if (refused := self._authorized(request)) is not None:
             return refused
-        return JSONResponse({"DailyApiRequests": {"Max": 15000, "Remaining": 15000 - len(self.calls)}})
+        allowance = 15000 if self.api_allowance is None else self.api_allowance
+        return JSONResponse({"DailyApiRequests": {"Max": allowance, "Remaining": allowance - len(self.calls)}})
 
     async def sobjects(self, request: Request) -> Response:
         if (refused := self._authorized(request)) is not None:

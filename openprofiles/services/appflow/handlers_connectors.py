@@ -8,7 +8,7 @@ import botocore.session
 
 from openprofiles.connectors.base import Connector
 from openprofiles.flows.tasks import connector_operators
-from openprofiles.services.appflow.connector_profiles import ConnectorProfile, ConnectorProfileService
+from openprofiles.services.appflow.connector_profiles import ConnectorProfile, ConnectorProfileService, property_key
 from openprofiles.services.appflow.handlers_registrations import registration_configuration, registration_detail
 from openprofiles.services.context import RequestContext
 from openprofiles.services.errors import NotFound
@@ -31,7 +31,7 @@ def _model_connector_types() -> list[str]:
 def _profile_body(profile: ConnectorProfile) -> Params:
     r = profile.record
     properties: Params = {"CustomConnector": {"profileProperties": r.properties}} if r.connector_type == (
-        "CustomConnector") else {r.connector_type: r.properties}
+        "CustomConnector") else {property_key(r.connector_type): r.properties}
     return {
         "connectorProfileArn": profile.arn,
         "connectorProfileName": r.name,
@@ -103,7 +103,7 @@ class ConnectorHandlers:
         if not name:
             raise NotFound("connectorProfileName is needed to describe a source's entity")
         record = self.connector_profiles.get(ctx, name)
-        operators = sorted(connector_operators().get(record.connector_type, ()))
+        operators = sorted(connector_operators().get(property_key(record.connector_type), ()))
         fields = self.connector_profiles.describe_entity(ctx, name, p["connectorEntityName"])
         return {"connectorEntityFields": [
             {
@@ -124,7 +124,7 @@ class ConnectorHandlers:
 
     def _configuration(self, connector_type: str, label: str | None, cls: type[Connector] | None = None) -> Params:
         cls = cls or self.connector_profiles.registry.get(connector_type, label)
-        operators = connector_operators().get(connector_type)
+        operators = connector_operators().get(property_key(connector_type))
         config: Params = {
             "canUseAsSource": cls is not None,
             "canUseAsDestination": connector_type in DESTINATIONS,

@@ -1,9 +1,9 @@
-"""A local directory as a flow source: its CSV, JSON Lines and JSON files (an OpenProfiles connector).
+"""A local directory as a flow source: its CSV, JSON Lines, JSON and Parquet files (an OpenProfiles connector).
 
 For users without AppFlow's SaaS sources: point a CustomConnector profile labelled "Files" at a
 directory (`profileProperties: {"path": "/data/exports"}`) and drop exports there. Entities are
-paths relative to that directory: sub-directories (nested) and `.csv`, `.jsonl`, `.ndjson` and
-`.json` files. Incremental pulls go by each file's modification time, or by a record field.
+paths relative to that directory: sub-directories (nested) and `.csv`, `.jsonl`, `.ndjson`, `.json`
+and `.parquet` files. Incremental pulls go by each file's modification time, or by a record field.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from openprofiles.connectors.base import Connector, ConnectorError, Entity, EntityField, ExtractRequest, Page
-from openprofiles.connectors.tabular import CHUNK, SUFFIXES, SourceFile, describe_file, extract_pages, suffix_format
+from openprofiles.connectors.parquet import PARQUET
+from openprofiles.connectors.tabular import CHUNK, SUFFIXES, SourceFile, describe_file, extract_pages
+
+#: The suffixes the Files connector reads: those of the S3 connector, and Parquet (which needs random access).
+FILE_SUFFIXES = {**SUFFIXES, ".parquet": PARQUET}
+
+
+def suffix_format(name: str) -> str | None:
+    """The format a file name's suffix names; None for other names."""
+    dot = name.rfind(".")
+    return FILE_SUFFIXES.get(name[dot:].lower()) if dot > name.rfind("/") else None
 
 
 def _visible(name: str) -> bool:
@@ -24,7 +34,7 @@ def _visible(name: str) -> bool:
 
 
 class FilesConnector(Connector):
-    """CSV and JSON record files in a directory on the OpenProfiles server."""
+    """CSV, JSON and Parquet record files in a directory on the OpenProfiles server."""
 
     connector_type = "CustomConnector"
     label = "Files"
@@ -81,7 +91,7 @@ class FilesConnector(Connector):
         links leading out of the root, skipped)."""
         if target.is_file():
             if not suffix_format(target.name):
-                raise ConnectorError(f"{self._name(target)}: not one of {', '.join(SUFFIXES)}")
+                raise ConnectorError(f"{self._name(target)}: not one of {', '.join(FILE_SUFFIXES)}")
             paths = [target]
         else:
             paths = []
@@ -112,7 +122,7 @@ class FilesConnector(Connector):
         """Fields of the file `entity` names, or of the first file (in name order) under that directory."""
         files = self._files(self._resolve(entity))
         if not files:
-            raise ConnectorError(f"{entity!r} holds no {', '.join(SUFFIXES)} files")
+            raise ConnectorError(f"{entity!r} holds no {', '.join(FILE_SUFFIXES)} files")
         with self._open(files[0]) as binary:
             return describe_file(binary, files[0].format, files[0].key)
 

@@ -26,6 +26,8 @@ BUILT_IN: dict[tuple[str, str | None], str] = {
     ("Marketo", None): "openprofiles.connectors.marketo:MarketoConnector",
     ("Salesforce", None): "openprofiles.connectors.salesforce:SalesforceConnector",
     ("CustomConnector", "Files"): "openprofiles.connectors.files:FilesConnector",
+    ("CustomConnector", "SQL"): "openprofiles.connectors.sql:SqlConnector",
+    ("CustomConnector", "Singer"): "openprofiles.connectors.singer:SingerConnector",
 }
 
 

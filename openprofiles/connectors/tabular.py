@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from openprofiles.connectors.base import ConnectorError, EntityField, ExtractRequest, Page
+from openprofiles.connectors.parquet import PARQUET, describe_parquet, parquet_records
 
 CSV = "csv"
 JSON = "json"
@@ -165,6 +166,9 @@ def _reading(binary: io.BufferedReader, name: str) -> Iterator[io.TextIOWrapper]
 def read_records(binary: io.BufferedReader, fmt: str | None, name: str) -> Iterator[dict[str, Any]]:
     """The records of one file, streamed; `fmt` None sniffs the content. Closes `binary` when done."""
     fmt = fmt or _sniff(binary)
+    if fmt == PARQUET:
+        yield from parquet_records(binary, name)
+        return
     with _reading(binary, name) as stream:
         if fmt == CSV:
             yield from _csv_rows(csv.DictReader(stream), name)
@@ -230,8 +234,11 @@ def infer_fields(names: Sequence[str], rows: Sequence[dict[str, Any]], textual: 
 
 
 def describe_file(binary: io.BufferedReader, fmt: str | None, name: str) -> list[EntityField]:
-    """The fields of a file: the CSV header or the JSON keys (first seen first), typed from the first rows."""
+    """The fields of a file: the CSV header or the JSON keys (first seen first), typed from the first rows;
+    a Parquet file's schema."""
     fmt = fmt or _sniff(binary)
+    if fmt == PARQUET:
+        return describe_parquet(binary, name)
     with _reading(binary, name) as stream:
         if fmt == CSV:
             reader = csv.DictReader(stream)

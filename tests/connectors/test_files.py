@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+import sys
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -179,3 +182,103 @@ def test_a_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     count, peak = peak_memory_of_extraction(connector(tmp_path), ExtractRequest(entity="big.csv", page_size=1000))
     assert count == 200_000
     assert peak < path.stat().st_size / 10, (peak, path.stat().st_size)
+
+
+# --- Parquet -------------------------------------------------------------------------------------------
+
+
+def write_parquet(path: Path, start: int, count: int, row_group_size: int = 4, modified: datetime | None = None) -> Path:
+    """Customers start..start+count-1 with typed columns, in row groups of `row_group_size`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = range(start, start + count)
+    table = pa.table({
+        "id": pa.array(list(rows), pa.int64()),
+        "email": pa.array([f"u{i}@example.com" for i in rows]),
+        "balance": pa.array([Decimal(i) / 4 for i in rows], pa.decimal128(10, 2)),
+        "vip": pa.array([i % 2 == 0 for i in rows]),
+        "born": pa.array([date(1990, 1, 1) + timedelta(days=i) for i in rows], pa.date32()),
+        "updated": pa.array([(T0 + timedelta(hours=i)).replace(tzinfo=None) for i in rows], pa.timestamp("ns")),
+        "tags": pa.array([["a", "b"][: i % 3] for i in rows], pa.list_(pa.string())),
+        "address": pa.array([{"city": "Oslo", "zip": str(i)} for i in rows]),
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, row_group_size=row_group_size)
+    if modified:
+        os.utime(path, (modified.timestamp(), modified.timestamp()))
+    return path
+
+
+def test_parquet_files_are_entities_with_their_schema_types(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "crm" / "customers.parquet", 0, 3)
+    assert [e.name for e in connector(tmp_path).entities("crm")] == ["crm/customers.parquet"]
+    fields = connector(tmp_path).describe("crm/customers.parquet")
+    assert [(f.name, f.data_type) for f in fields] == [
+        ("id", "integer"), ("email", "string"), ("balance", "decimal"), ("vip", "boolean"), ("born", "date"),
+        ("updated", "datetime"), ("tags", "list"), ("address", "struct"),
+    ]
+    assert [f.name for f in connector(tmp_path).describe("crm")] == [f.name for f in fields]
+
+
+def test_parquet_records_page_through_row_groups_as_json_values(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "customers.parquet", 0, 10)
+    pages = list(connector(tmp_path).extract(ExtractRequest(entity="customers.parquet", page_size=3)))
+    assert [len(p.records) for p in pages] == [3, 3, 3, 1]
+    got = records(pages)
+    assert [r["id"] for r in got] == list(range(10))
+    assert got[5] == {"id": 5, "email": "u5@example.com", "balance": "1.25", "vip": False, "born": "1990-01-06",
+                      "updated": "2024-03-01T05:00:00", "tags": ["a", "b"], "address": {"city": "Oslo", "zip": "5"}}
+    assert json.loads(json.dumps(got)) == got
+    assert pages[-1].checkpoint == {"key": "customers.parquet", "line": 10}
+
+
+def test_parquet_incremental_by_a_timestamp_column_and_by_file_time(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "a.parquet", 0, 10, modified=T0)
+    write_parquet(tmp_path / "b.parquet", 10, 5, modified=T0 + timedelta(days=1))
+    request = ExtractRequest(entity="", modified_field="updated", since=T0 + timedelta(hours=8),
+                             until=T0 + timedelta(hours=12))
+    pages = list(connector(tmp_path).extract(request))
+    assert [r["id"] for r in records(pages)] == [8, 9, 10, 11]
+    assert pages[-1].high_water == T0 + timedelta(hours=11)
+    by_file = records(list(connector(tmp_path).extract(ExtractRequest(entity="", since=T0 + timedelta(hours=1)))))
+    assert [r["id"] for r in by_file] == [10, 11, 12, 13, 14]
+
+
+@pytest.mark.parametrize(("page_size", "stop_after"), [(3, 1), (4, 3), (1, 7)])
+def test_parquet_resumes_from_a_checkpoint(tmp_path: Path, page_size: int, stop_after: int) -> None:
+    write_parquet(tmp_path / "a.parquet", 0, 9)
+    write(tmp_path / "b.csv", csv_lines(100, 4))
+    write_parquet(tmp_path / "c.parquet", 200, 6, row_group_size=5)
+    assert_resumes(connector(tmp_path), ExtractRequest(entity="", page_size=page_size), stop_after)
+
+
+def test_a_large_parquet_file_streams_in_bounded_memory(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = write_parquet(tmp_path / "big.parquet", 0, 40_000, row_group_size=2_000)
+    whole = pq.read_table(path).nbytes
+    arrow_peak, count = 0, 0
+    tracemalloc.start()
+    try:
+        for page in connector(tmp_path).extract(ExtractRequest(entity="big.parquet", page_size=1000)):
+            count += len(page.records)
+            arrow_peak = max(arrow_peak, pa.total_allocated_bytes())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 40_000
+    assert arrow_peak < whole / 5, (arrow_peak, whole)  # one row group's columns at a time
+    assert peak < 10_000_000, peak  # a batch and a page of records at a time (all 40,000 take tens of MB)
+
+
+def test_parquet_errors_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "broken.parquet", "not parquet at all")
+    with pytest.raises(ConnectorError, match=r"broken.parquet: not a readable Parquet file"):
+        list(connector(tmp_path).extract(ExtractRequest(entity="broken.parquet")))
+    write_parquet(tmp_path / "fine.parquet", 0, 1)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the 'parquet' extra were not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(ConnectorError, match=r"needs pyarrow: install OpenProfiles with the 'parquet' extra"):
+        list(connector(tmp_path).extract(ExtractRequest(entity="fine.parquet")))

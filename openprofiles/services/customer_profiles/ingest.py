@@ -16,7 +16,6 @@ Unlike AWS, it is read-your-writes: when `ingest` returns, everything is committ
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,9 +25,11 @@ import orjson
 
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.kms import kms_key_ref
+from openprofiles.services.customer_profiles.collector import collector_paused
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher, object_type_scope
 from openprofiles.services.customer_profiles.document import ProfileDocument, Source
-from openprofiles.services.customer_profiles.normalize import index_form, normalize
+from openprofiles.services.customer_profiles.ids import new_id
+from openprofiles.services.customer_profiles.normalize import index_form, index_former, normalizer
 from openprofiles.services.customer_profiles.object_types import (
     ENTITY_KEYS,
     STANDARD_OBJECT_IDS,
@@ -70,6 +71,33 @@ class _Prepared:
     entity_indexes: dict[str, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """An object type compiled for the per-object loop: what to read, how to normalise, what to index."""
+
+    #: (field name, its Source evaluator, its stored form) for every field.
+    fields: tuple[tuple[str, Callable[[Mapping[str, Any]], str | None], Callable[[str], str]], ...]
+    #: Each key with (field name, compared form) for its fields, whether it is UNIQUE, its standard object.
+    keys: tuple[tuple[KeySpec, tuple[tuple[str, Callable[[str], str]], ...], bool, str | None], ...]
+    #: (field name, dotted profile path, accepted values if the field is an enum) for `_profile` targets.
+    profile_targets: tuple[tuple[str, str, tuple[str, ...] | None], ...]
+    timestamp_format: str | None
+
+    @classmethod
+    def of(cls, otype: ObjectType) -> _Plan:
+        fields = tuple((f.name, f.source.evaluate, normalizer(f.content_type)) for f in otype.fields.values())
+        keys = tuple(
+            (key, tuple((n, index_former(otype.fields[n].content_type)) for n in key.field_names), key.unique, key.entity)
+            for key in otype.keys
+        )
+        targets = []
+        for spec in otype.fields.values():
+            if spec.target is not None and spec.target.root == "_profile":
+                path = ".".join(spec.target.path)
+                targets.append((spec.name, path, _ENUMS.get(path)))
+        return cls(fields, keys, tuple(targets), otype.timestamp_format)
+
+
 class Rejected(Exception):
     """An object that cannot be ingested; the message is the dead letter's reason."""
 
@@ -101,42 +129,45 @@ class IngestService:
 
     # Preparation: pure, per object.
 
-    def _prepare(self, position: int, body: str | Mapping[str, Any], otype: ObjectType, cipher: DomainCipher) -> _Prepared:
+    @staticmethod
+    def _prepare(position: int, body: str | Mapping[str, Any], plan: _Plan, cipher: DomainCipher) -> _Prepared:
         text, record = _text_of(body)
         values: dict[str, str] = {}
-        for spec in otype.fields.values():
-            raw = spec.source.evaluate(record)
-            if raw is not None and raw != "":
-                values[spec.name] = normalize(spec.content_type, raw)
+        for name, evaluate, stored_form in plan.fields:
+            raw = evaluate(record)
+            if raw:
+                values[name] = stored_form(raw)
         keys: list[tuple[KeySpec, bytes]] = []
         unique_index = b""
-        for key in otype.keys:
-            parts = [values.get(name) for name in key.field_names]
-            if any(p is None for p in parts):
-                if key.unique:
-                    missing = [n for n, p in zip(key.field_names, parts, strict=True) if p is None]
-                    raise Rejected(f"Object has no value for UNIQUE key {key.name} field(s): {', '.join(missing)}")
+        entity_indexes: dict[str, bytes] = {}
+        for key, parts, unique, entity in plan.keys:
+            forms = []
+            for name, compared_form in parts:
+                value = values.get(name)
+                if value is None:
+                    break
+                if value:
+                    forms.append(compared_form(value))
+            else:
+                index = cipher.index("_".join(forms))
+                keys.append((key, index))
+                if unique:
+                    unique_index = index
+                if entity:
+                    entity_indexes[entity] = index
                 continue
-            joined = "_".join(
-                index_form(otype.fields[n].content_type, p) for n, p in zip(key.field_names, parts, strict=True) if p
-            )
-            index = cipher.index(joined)
-            keys.append((key, index))
-            if key.unique:
-                unique_index = index
+            if unique:
+                missing = [n for n in key.field_names if n not in values]
+                raise Rejected(f"Object has no value for UNIQUE key {key.name} field(s): {', '.join(missing)}")
         timestamp = None
-        if otype.timestamp_format and TIMESTAMP_FIELD in values:
-            timestamp = parse_source_timestamp(values[TIMESTAMP_FIELD], otype.timestamp_format)
+        if plan.timestamp_format and TIMESTAMP_FIELD in values:
+            timestamp = parse_source_timestamp(values[TIMESTAMP_FIELD], plan.timestamp_format)
             if timestamp is None:
                 raise Rejected(
                     f"{TIMESTAMP_FIELD} {values[TIMESTAMP_FIELD]!r} does not match "
-                    f"SourceLastUpdatedTimestampFormat {otype.timestamp_format!r}"
+                    f"SourceLastUpdatedTimestampFormat {plan.timestamp_format!r}"
                 )
-        prepared = _Prepared(position, text, values, keys, unique_index, timestamp)
-        for key, index in keys:
-            if key.entity:
-                prepared.entity_indexes[key.entity] = index
-        return prepared
+        return _Prepared(position, text, values, keys, unique_index, timestamp, entity_indexes)
 
     # The batch.
 
@@ -155,22 +186,37 @@ class IngestService:
         """Ingest a batch in one transaction. `dropped` (text, reason) are records a flow's tasks
         dropped, kept as dead letters with the batch; `within` runs in the same transaction after
         the batch (a flow commits its checkpoint there)."""
+        with collector_paused():
+            return self._ingest(domain, otype, bodies, source, performed_by, now, dropped, within)
+
+    def _ingest(
+        self,
+        domain: DomainRecord,
+        otype: ObjectType,
+        bodies: Sequence[str | Mapping[str, Any]],
+        source: str,
+        performed_by: str,
+        now: datetime,
+        dropped: Sequence[tuple[str, str]],
+        within: Callable[[UnitOfWork, list[IngestResult]], None] | None,
+    ) -> list[IngestResult]:
         results: list[IngestResult | None] = [None] * len(bodies)
         cipher = DomainCipher(self.envelope, domain.id, domain.default_encryption_key)
         if otype.encryption_key:
             # Load (or create) the object type's data key before the write transaction opens.
             self.envelope.ensure_key(object_type_scope(domain.id, otype.name), kms_key_ref(otype.encryption_key))
+        plan = _Plan.of(otype)
         prepared: list[_Prepared] = []
         rejected: list[tuple[int, str, str]] = []
         for i, body in enumerate(bodies):
             try:
-                prepared.append(self._prepare(i, body, otype, cipher))
+                prepared.append(self._prepare(i, body, plan, cipher))
             except Rejected as error:
                 text = body if isinstance(body, str) else orjson.dumps(body).decode()
                 rejected.append((i, text, str(error)))
         with self.store.write() as uow:
             uow.lock_domain(domain.id)
-            batch = _Batch(uow, domain, otype, cipher, now, performed_by)
+            batch = _Batch(uow, domain, otype, plan, cipher, now, performed_by)
             batch.load(prepared)
             for item in prepared:
                 try:
@@ -203,11 +249,13 @@ class _Batch:
         uow: UnitOfWork,
         domain: DomainRecord,
         otype: ObjectType,
+        plan: _Plan,
         cipher: DomainCipher,
         now: datetime,
         performed_by: str,
     ) -> None:
         self.uow = uow
+        self.plan = plan
         self.domain = domain
         self.otype = otype
         self.cipher = cipher
@@ -301,19 +349,18 @@ class _Batch:
 
     def _apply_targets(self, document: ProfileDocument, item: _Prepared, created: bool) -> None:
         source = Source(self.otype.name, self.otype.source_priority, item.timestamp.timestamp() if item.timestamp else None)
-        targeted = False
-        for spec in self.otype.fields.values():
-            if spec.target is None or spec.target.root != "_profile":
-                continue
-            targeted = True
-            value = item.values.get(spec.name)
+        values = item.values
+        targeted = bool(self.plan.profile_targets)
+        for name, path, accepted in self.plan.profile_targets:
+            value = values.get(name)
             if value is None:
                 continue
-            path = ".".join(spec.target.path)
-            if path in _ENUMS and value.upper() not in _ENUMS[path]:
-                path += "String"  # Gender -> GenderString, PartyType -> PartyTypeString
-            elif path in _ENUMS:
-                value = value.upper()
+            if accepted is not None:
+                upper = value.upper()
+                if upper in accepted:
+                    value = upper
+                else:
+                    path += "String"  # Gender -> GenderString, PartyType -> PartyTypeString
             document.set_from_object(path, value, source)
         if created and not targeted:
             # An inferred profile: e-mail and phone fields fill the standard profile even untargeted.
@@ -349,7 +396,7 @@ class _Batch:
             if existing.source_updated_at and item.timestamp and item.timestamp < existing.source_updated_at:
                 return object_key  # an older version never replaces a newer one
         else:
-            object_key = secrets.token_hex(16)
+            object_key = new_id()
         previous = pending or existing
         if previous is not None:
             self._moved(previous.profile_id, profile_id, [(self.otype.unique_key.name, item.unique_index, self.otype.name)])
@@ -396,7 +443,7 @@ class _Batch:
                 current = orjson.loads(self.cipher.open(existing.payload, existing.object_key.encode()))
                 object_key = existing.object_key
             else:
-                object_key = secrets.token_hex(16)
+                object_key = new_id()
             id_field = STANDARD_OBJECT_IDS[root]
             previous = pending or existing
             if previous is not None:

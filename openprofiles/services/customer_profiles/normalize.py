@@ -29,7 +29,7 @@ import phonenumbers
 
 from openprofiles.services.errors import Invalid
 
-__all__ = ["ContentType", "index_form", "normalize"]
+__all__ = ["ContentType", "index_form", "index_former", "normalize", "normalizer"]
 
 
 class ContentType(StrEnum):
@@ -147,3 +147,20 @@ def index_form(content_type: str, value: str, default_region: str = "US") -> str
     if content_type == _PHONE:
         return value if _NANP_E164.fullmatch(value) else _phone(value, default_region)
     return _rule(_INDEXED, content_type)(value)
+
+
+def _phone_rule(default_region: str) -> Callable[[str], str]:
+    def rule(value: str) -> str:
+        return value if _NANP_E164.fullmatch(value) else _phone(value, default_region)
+
+    return rule
+
+
+def normalizer(content_type: str, default_region: str = "US") -> Callable[[str], str]:
+    """`normalize` for one content type, as a function of the value (for loops over many values)."""
+    return _phone_rule(default_region) if content_type == _PHONE else _rule(_STORED, content_type)
+
+
+def index_former(content_type: str, default_region: str = "US") -> Callable[[str], str]:
+    """`index_form` for one content type, as a function of the value."""
+    return _phone_rule(default_region) if content_type == _PHONE else _rule(_INDEXED, content_type)

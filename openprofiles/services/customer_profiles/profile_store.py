@@ -7,12 +7,12 @@ write profiles through `ProfileWriter`, so the search index of the standard keys
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
 from openprofiles.services.customer_profiles.document import ProfileDocument
+from openprofiles.services.customer_profiles.ids import new_id
 from openprofiles.services.customer_profiles.normalize import index_form
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.history import HistoryRow
@@ -76,7 +76,7 @@ class ProfileWriter:
         return profile_id in self.docs
 
     def create(self, expires_at: datetime | None) -> str:
-        profile_id = secrets.token_hex(16)
+        profile_id = new_id()
         self.docs[profile_id] = ProfileDocument(profile_id)
         self.before[profile_id] = set()
         self.created.add(profile_id)
@@ -110,7 +110,7 @@ class ProfileWriter:
         object_key: str | None,
         content: bytes | None,
     ) -> None:
-        record_id = secrets.token_hex(16)
+        record_id = new_id()
         sealed = self.cipher.seal(content, record_id.encode()) if content is not None else None
         self.records.append(
             HistoryRow(record_id, profile_id, object_type_name, action, performed_by, object_key, sealed, self.now)

@@ -133,7 +133,8 @@ class KeyIndexRepository:
             self.conn,
             profile_keys,
             ("domain_id", "key_name", "value_index", "profile_id", "source"),
-            [(domain_id, e.key_name, e.value_index, e.profile_id, e.source) for e in set(entries)],
+            # In primary-key order: each index page is then visited once, not once per entry.
+            [(domain_id, e.key_name, e.value_index, e.profile_id, e.source) for e in sorted(set(entries))],
             ignore_duplicates=True,
         )
 

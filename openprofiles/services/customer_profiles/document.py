@@ -100,15 +100,19 @@ class ProfileDocument:
 
     def set_from_object(self, path: str, value: str, source: Source) -> bool:
         """Ingestion: write unless the field was set by hand or a better source holds it."""
-        offers = self.offers.setdefault(path, {})
-        previous = offers.get(source.object_type)
-        if previous is None or source.outranks(previous[1]):
-            offers.pop(source.object_type, None)
-            offers[source.object_type] = (value, source)
+        offers = self.offers.get(path)
+        if offers is None:
+            self.offers[path] = {source.object_type: (value, source)}
+        else:
+            previous = offers.get(source.object_type)
+            if previous is None or source.outranks(previous[1]):
+                if previous is not None:
+                    del offers[source.object_type]  # re-inserted last: the most recent offer
+                offers[source.object_type] = (value, source)
         if path in self.manual:
             return False
         current = self.sources.get(path)
-        if current is not None and self.get(path) is not None and not source.outranks(current):
+        if current is not None and not source.outranks(current) and self.get(path) is not None:
             return False
         self._put(path, value)
         self.sources[path] = source

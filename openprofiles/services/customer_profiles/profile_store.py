@@ -46,7 +46,9 @@ class ProfileWriter:
         self.now = now
         self.docs: dict[str, ProfileDocument] = {}
         self.rows: dict[str, ProfileRow] = {}
-        self.before: dict[str, set[KeyEntry]] = {}
+        #: The standard key values each loaded or created profile had, as `standard_keys` lists them.
+        self.before: dict[str, list[tuple[str, str, str]]] = {}
+        self._indexes: dict[tuple[str, str], bytes] = {}
         self.created: set[str] = set()
         self.dirty: dict[str, datetime | None] = {}
         self.keys: list[KeyEntry] = []
@@ -54,11 +56,15 @@ class ProfileWriter:
         self.indexed = indexed or (lambda entry: False)
         self.rewrite: set[str] = set()
 
-    def standard_entries(self, document: ProfileDocument) -> set[KeyEntry]:
-        return {
-            KeyEntry(name, self.cipher.index(index_form(content_type, value)), document.profile_id, STANDARD_SOURCE)
-            for name, content_type, value in document.standard_keys()
-        }
+    def _entries(self, profile_id: str, keys: list[tuple[str, str, str]]) -> set[KeyEntry]:
+        """Index entries for standard key values (name, content type, value) of a profile."""
+        out = set()
+        for name, content_type, value in keys:
+            index = self._indexes.get((content_type, value))
+            if index is None:
+                index = self._indexes[(content_type, value)] = self.cipher.index(index_form(content_type, value))
+            out.add(KeyEntry(name, index, profile_id, STANDARD_SOURCE))
+        return out
 
     def load(self, profile_ids: Iterable[str]) -> None:
         wanted = [pid for pid in set(profile_ids) if pid not in self.docs]
@@ -68,7 +74,7 @@ class ProfileWriter:
             document = open_document(self.cipher, row)
             self.docs[pid] = document
             self.rows[pid] = row
-            self.before[pid] = self.standard_entries(document)
+            self.before[pid] = document.standard_keys()
 
     def exists(self, profile_id: str) -> bool:
         if profile_id not in self.docs:
@@ -78,7 +84,7 @@ class ProfileWriter:
     def create(self, expires_at: datetime | None) -> str:
         profile_id = new_id()
         self.docs[profile_id] = ProfileDocument(profile_id)
-        self.before[profile_id] = set()
+        self.before[profile_id] = []
         self.created.add(profile_id)
         self.dirty[profile_id] = expires_at
         return profile_id
@@ -122,12 +128,16 @@ class ProfileWriter:
         remove: list[KeyEntry] = []
         for profile_id, expires_at in self.dirty.items():
             document = self.docs[profile_id]
-            after = self.standard_entries(document)
-            # A rewritten profile gets all its entries again, but still loses those no longer true.
-            new = after if profile_id in self.rewrite else after - self.before[profile_id]
-            add += [e for e in new if not self.indexed(e)]
-            remove += self.before[profile_id] - after
-            self.before[profile_id] = after
+            keys = document.standard_keys()
+            before = self.before[profile_id]
+            if keys != before or profile_id in self.rewrite:
+                after = self._entries(profile_id, keys)
+                old = self._entries(profile_id, before)
+                # A rewritten profile gets all its entries again, but still loses those no longer true.
+                new = after if profile_id in self.rewrite else after - old
+                add += [e for e in new if not self.indexed(e)]
+                remove += old - after
+                self.before[profile_id] = keys
             sealed = self.cipher.seal(document.to_bytes(), profile_id.encode())
             if profile_id in self.created:
                 inserts.append(ProfileRow(profile_id, sealed, self.now, self.now, expires_at))

@@ -36,6 +36,7 @@ coverage-doc: $(VENV)/.installed
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/get_domain.py
 	$(BIN)/python benchmarks/flow.py
+	$(BIN)/python benchmarks/connectors.py
 
 clean:
 	rm -rf $(VENV) .openprofiles .pytest_cache .mypy_cache .ruff_cache

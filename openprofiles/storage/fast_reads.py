@@ -90,6 +90,26 @@ class FastReadSession:
         row = self.cursor.fetchone()
         return (row[0], bool(row[1]), bytes(row[2])) if row else None
 
+    def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
+                        limit: int) -> list[tuple[str, bytes, bytes]]:
+        """(profile id, value index, sealed document) of the first profiles in id order (after `after`)
+        that these values of a key find, in one statement: at most `limit` profiles, each with every
+        value that found it."""
+        marks = self._marks(len(indexes))
+        after_clause = f"AND profile_id > {self.marker} " if after is not None else ""
+        self.cursor.execute(
+            "SELECT m.profile_id, m.value_index, p.document FROM "
+            "(SELECT DISTINCT value_index, profile_id FROM profile_keys "
+            f"WHERE domain_id = {self.marker} AND key_name = {self.marker} AND value_index IN ({marks}) "
+            f"{after_clause}) m "
+            f"JOIN profiles p ON p.domain_id = {self.marker} AND p.profile_id = m.profile_id "
+            f"ORDER BY m.profile_id LIMIT {self.marker}",
+            # A profile has one row per distinct value that finds it: this many rows hold `limit` profiles.
+            (domain_id, key_name, *indexes, *([after] if after is not None else []), domain_id,
+             limit * len(indexes)),
+        )
+        return [(pid, bytes(index), bytes(document)) for pid, index, document in self.cursor.fetchall()]
+
     def documents(self, domain_id: int, profile_ids: Sequence[str]) -> dict[str, bytes]:
         """The sealed documents of these profiles."""
         out: dict[str, bytes] = {}
@@ -125,15 +145,18 @@ class FastReader:
         return conn
 
     @contextmanager
-    def session(self) -> Iterator[FastReadSession]:
-        """Reads in one transaction (a consistent view of the key index and the profiles)."""
+    def session(self, statements: int = 2) -> Iterator[FastReadSession]:
+        """Reads in one transaction (a consistent view of the key index and the profiles); on SQLite
+        a session of one statement needs none (a statement reads one snapshot)."""
         if self.db.dialect == "sqlite":
             cursor = self._sqlite_connection().cursor()
-            cursor.execute("BEGIN")
+            if statements > 1:
+                cursor.execute("BEGIN")
             try:
                 yield FastReadSession(cursor, self.marker)
             finally:
-                cursor.execute("ROLLBACK")
+                if statements > 1:
+                    cursor.execute("ROLLBACK")
                 cursor.close()
             return
         conn = self.db.engine.raw_connection()

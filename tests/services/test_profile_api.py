@@ -322,6 +322,35 @@ def test_search_values_and_found_by(cp: Any, unique: str) -> None:
     assert search(KeyName="_email", Values=["nobody@example.com"]) == {}
 
 
+def test_search_one_key_with_values_finding_the_same_profiles_pages(cp: Any, unique: str) -> None:
+    """Each profile is found by two of the values: it comes once per page, with both values."""
+    domain = _domain(cp, unique)
+    ids = {cp.create_profile(DomainName=domain, EmailAddress=f"e{i}@example.com",
+                             PersonalEmailAddress=f"p{i}@example.com")["ProfileId"]: i for i in range(9)}
+    values = [f"{kind}{i}@example.com" for i in range(9) for kind in "pe"] + ["none@example.com"]
+    seen: dict[str, list[str]] = {}
+    token = None
+    sizes = []
+    while True:
+        page = cp.search_profiles(DomainName=domain, KeyName="_email", Values=values, MaxResults=4,
+                                  **({"NextToken": token} if token else {}))
+        sizes.append(len(page["Items"]))
+        for item in page["Items"]:
+            assert item["ProfileId"] not in seen
+            seen[item["ProfileId"]] = item["FoundByItems"][0]["Values"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert sizes == [4, 4, 1]
+    assert seen == {pid: [f"e{i}@example.com", f"p{i}@example.com"] for pid, i in ids.items()}
+    # AND over one key reports the pair as asked.
+    items = cp.search_profiles(DomainName=domain, KeyName="_email", Values=["e1@example.com", "x@example.com"],
+                               LogicalOperator="AND")["Items"]
+    assert [(i["ProfileId"], i["FoundByItems"]) for i in items] == [
+        (pid, [{"KeyName": "_email", "Values": ["e1@example.com", "x@example.com"]}]) for pid, i in ids.items() if i == 1
+    ]
+
+
 def test_search_built_in_keys(cp: Any, unique: str) -> None:
     domain = _domain(cp, unique)
     pid = cp.create_profile(

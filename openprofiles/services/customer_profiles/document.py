@@ -166,6 +166,12 @@ class ProfileDocument:
             }
         )
 
+    @staticmethod
+    def fields_from_bytes(data: bytes) -> dict[str, Any]:
+        """Only the standard profile of a stored document (what a read shows), without its sources."""
+        fields: dict[str, Any] = orjson.loads(data)["f"]
+        return fields
+
     @classmethod
     def from_bytes(cls, profile_id: str, data: bytes) -> ProfileDocument:
         raw = orjson.loads(data)

@@ -88,12 +88,12 @@ class ProfileHandlers:
         items, token = self.pages.page(
             ctx.page_scope, p,
             lambda after, limit: self.search.search(domain, keys, logical_and, after, limit),
-            lambda found: found.document.profile_id,
+            lambda found: found.profile_id,
             default_size=20,
         )
         return {
             "Items": [
-                {**profile_body(f.document),
+                {"ProfileId": f.profile_id, **f.fields,
                  "FoundByItems": [{"KeyName": k.name, "Values": list(k.values)} for k in f.found_by]}
                 for f in items
             ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
@@ -28,7 +29,9 @@ class SearchKey:
 
 @dataclass(frozen=True)
 class Found:
-    document: ProfileDocument
+    profile_id: str
+    #: The standard profile (ProfileDocument.fields).
+    fields: dict[str, Any]
     found_by: list[SearchKey]
 
 
@@ -58,13 +61,14 @@ class SearchService:
         """Up to `limit` profiles after profile id `after`."""
         cipher = self._cipher(domain)
         content_types = self.object_types.key_content_types(domain)
+        if len(keys) == 1 and keys[0].name != PROFILE_ID_KEY:
+            key = keys[0]
+            return self._search_one(domain.id, cipher, key, content_types.get(key.name, "STRING"), logical_and, after,
+                                    limit)
         matches: list[dict[str, set[str]]] = []  # per key: profile id -> values that found it
         with self.reader.session() as session:
             for key in keys:
-                content_type = content_types.get(key.name, "STRING")
-                by_index: dict[bytes, list[str]] = {}
-                for value in key.values:
-                    by_index.setdefault(cipher.index(index_form(content_type, value)), []).append(value)
+                by_index = self._indexes(cipher, key, content_types.get(key.name, "STRING"))
                 found: dict[str, set[str]] = {}
                 if key.name == PROFILE_ID_KEY:
                     for profile_id in session.existing(domain.id, key.values):
@@ -88,6 +92,34 @@ class SearchService:
                 for key, found in zip(keys, matches, strict=True)
                 if profile_id in found
             ]
-            document = ProfileDocument.from_bytes(profile_id, cipher.open(sealed, profile_id.encode()))
-            results.append(Found(document, found_by))
+            fields = ProfileDocument.fields_from_bytes(cipher.open(sealed, profile_id.encode()))
+            results.append(Found(profile_id, fields, found_by))
+        return results
+
+    @staticmethod
+    def _indexes(cipher: DomainCipher, key: SearchKey, content_type: str) -> dict[bytes, list[str]]:
+        """The blind index of each requested value, with the values (as sent) that share it."""
+        by_index: dict[bytes, list[str]] = {}
+        for value in key.values:
+            by_index.setdefault(cipher.index(index_form(content_type, value)), []).append(value)
+        return by_index
+
+    def _search_one(self, domain_id: int, cipher: DomainCipher, key: SearchKey, content_type: str, logical_and: bool,
+                    after: str | None, limit: int) -> list[Found]:
+        """One key: the lookup and the documents in a single statement (the agent's common search)."""
+        by_index = self._indexes(cipher, key, content_type)
+        with self.reader.session(statements=1) as session:
+            rows = session.found_documents(domain_id, key.name, list(by_index), after, limit)
+        results: list[Found] = []
+        values: set[str] = set()
+        for i, (profile_id, index, sealed) in enumerate(rows):
+            values.update(by_index[index])
+            if i + 1 < len(rows) and rows[i + 1][0] == profile_id:
+                continue  # the same profile, found by another value too
+            fields = ProfileDocument.fields_from_bytes(cipher.open(sealed, profile_id.encode()))
+            found_by = key if logical_and else SearchKey(key.name, tuple(sorted(values)))
+            results.append(Found(profile_id, fields, [found_by]))
+            values = set()
+            if len(results) == limit:
+                break
         return results

@@ -35,6 +35,9 @@ coverage-doc: $(VENV)/.installed
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/get_domain.py
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/search.py
+	$(BIN)/python benchmarks/put_profile_object.py
 	$(BIN)/python benchmarks/flow.py
 	$(BIN)/python benchmarks/connectors.py
 

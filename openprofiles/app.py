@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from openprofiles import __version__
-from openprofiles.api.auth import Authenticator
+from openprofiles.api.auth import OPEN_ACCOUNT, Authenticator
 from openprofiles.api.dispatch import ApiApp
 from openprofiles.api.events import PREFIX as EVENTS_PREFIX
 from openprofiles.api.events import FlowEventsEndpoint
@@ -50,6 +50,10 @@ from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store
+from openprofiles.web.console import PREFIX as CONSOLE_PREFIX
+from openprofiles.web.console import Console
+from openprofiles.web.pages import Pages
+from openprofiles.web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +145,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
 
 
 def create_app(runtime: Runtime) -> Root:
-    """The HTTP application: `/health` and the AWS API of both services."""
+    """The HTTP application: `/health`, the web console and the AWS API of both services."""
     pages = PageTokens(runtime.keyring.derive("page-tokens"))
     api = ApiApp(
         router=Router(),
@@ -185,13 +189,19 @@ def create_app(runtime: Runtime) -> Root:
             tasks.cancel_scope.cancel()
 
     events = FlowEventsEndpoint(api, FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner))
-    web = Starlette(routes=[Route("/health", health, methods=["GET"]), events.route()], lifespan=lifespan)
+    sessions = (Sessions(runtime.keyring.derive("console-sessions"), runtime.access_keys.lookup)
+                if runtime.settings.auth == "sigv4" else None)
+    console = Console(Pages(runtime.domains, runtime.integrations, runtime.flows), sessions,
+                      runtime.settings.console_region, runtime.clock, OPEN_ACCOUNT)
+    web = Starlette(routes=[Route("/health", health, methods=["GET"]), events.route(), *console.routes()],
+                    lifespan=lifespan)
     return Root(web, api)
 
 
 class Root:
-    """The ASGI entry point: the service's own pages (`/health`, `/_openprofiles/…`) to Starlette,
-    every other HTTP request to the AWS API as it came (any path, even one a route pattern would not match)."""
+    """The ASGI entry point: the service's own pages (`/health`, `/_openprofiles/…`, `/console/…`) to
+    Starlette, every other HTTP request to the AWS API as it came (any path, even one a route pattern would
+    not match)."""
 
     WEB_PATHS = frozenset({"/health"})
 
@@ -200,11 +210,14 @@ class Root:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.WEB_PATHS and not scope["path"].startswith(
-                EVENTS_PREFIX):
+        if scope["type"] == "http" and not self.is_web(scope["path"]):
             await self.api(scope, receive, send)
         else:
             await self.web(scope, receive, send)
+
+    def is_web(self, path: str) -> bool:
+        return (path in self.WEB_PATHS or path.startswith(EVENTS_PREFIX) or path == CONSOLE_PREFIX
+                or path.startswith(CONSOLE_PREFIX + "/"))
 
 
 async def _every(seconds: float, job: Callable[[], object], name: str) -> None:

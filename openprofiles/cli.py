@@ -140,10 +140,13 @@ def main(ctx: click.Context) -> None:
               default=60, show_default=True, help="Seconds between retries of dead letters not yet sent to SQS.")
 @click.option("--scheduler-interval", envvar="OPENPROFILES_SCHEDULER_INTERVAL", type=click.FloatRange(min=0.1),
               default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
+@click.option("--console-region", envvar="OPENPROFILES_CONSOLE_REGION", default="us-east-1", show_default=True,
+              help="The region whose domains and flows the web console (/console/) shows.")
 @run_options(parallel=True)
 @storage_options
 def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: float, dead_letter_interval: float,
-          scheduler_interval: float, data_dir: Path, database_url: str | None, **runs: Any) -> None:
+          scheduler_interval: float, console_region: str, data_dir: Path, database_url: str | None,
+          **runs: Any) -> None:
     """Run the service (both APIs on one port)."""
     import uvicorn
 
@@ -160,7 +163,7 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
         )
     settings = _settings(data_dir, database_url, host=host, port=port, auth=auth, expiry_interval=expiry_interval,
                          dead_letter_interval=dead_letter_interval, scheduler_interval=scheduler_interval,
-                         **_run_settings(runs))
+                         console_region=console_region, **_run_settings(runs))
     runtime = _runtime(settings)
     if auth == "sigv4" and runtime.access_keys.count() == 0:
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)

@@ -27,6 +27,8 @@ class Settings:
     flow_batch_size: int = 1000
     run_lease: float = 30.0
     stuck_run_timeout: float = 600.0
+    #: The region whose domains and flows the web console shows.
+    console_region: str = "us-east-1"
 
     @property
     def resolved_database_url(self) -> str:

@@ -62,7 +62,8 @@ class ProfileDocument:
     manual: set[str] = field(default_factory=set)
     sources: dict[str, Source] = field(default_factory=dict)
     #: path -> object type -> (value, its source): every type's latest value for the path, most
-    #: recent last, including the one that holds it.
+    #: recent last, including the one that holds it; kept only for paths that more than one type
+    #: has offered (with one type, the value it holds is its latest offer).
     offers: dict[str, dict[str, tuple[str, Source]]] = field(default_factory=dict)
 
     # Reading and writing one dotted path.
@@ -100,10 +101,12 @@ class ProfileDocument:
 
     def set_from_object(self, path: str, value: str, source: Source) -> bool:
         """Ingestion: write unless the field was set by hand or a better source holds it."""
+        current = self.sources.get(path)
         offers = self.offers.get(path)
-        if offers is None:
-            self.offers[path] = {source.object_type: (value, source)}
-        else:
+        if offers is None and current is not None and current.object_type != source.object_type:
+            # A second type offers this path: from now on each type's latest offer is kept.
+            offers = self.offers[path] = {current.object_type: (self.get(path), current)}
+        if offers is not None:
             previous = offers.get(source.object_type)
             if previous is None or source.outranks(previous[1]):
                 if previous is not None:
@@ -111,7 +114,6 @@ class ProfileDocument:
                 offers[source.object_type] = (value, source)
         if path in self.manual:
             return False
-        current = self.sources.get(path)
         if current is not None and not source.outranks(current) and self.get(path) is not None:
             return False
         self._put(path, value)

@@ -338,7 +338,11 @@ class _Batch:
             if entry not in self.stored_keys:
                 entries.append(entry)
                 self.stored_keys.add(entry)
-            self.index.setdefault((key.name, index), set()).add(profile_id)
+            found = self.index.get((key.name, index))
+            if found is None:
+                self.index[(key.name, index)] = {profile_id}
+            else:
+                found.add(profile_id)
         self.writer.add_keys(entries)
         object_key = self._store_object(item, profile_id)
         self._store_standard_objects(item, profile_id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,28 @@ class LiveServer:
         return self.server.client(service, creds or self.creds, **kwargs)
 
 
+@contextmanager
+def live_server(request: pytest.FixtureRequest, data_dir: Path, env: Mapping[str, str] | None = None
+                ) -> Iterator[LiveServer]:
+    """A server on a fresh database of the backend `request.param` names, started with `env` set."""
+    backend = str(request.param)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        server = Server(data_dir, database_url_for(backend, request))
+        creds = server.create_key()
+        server.start()
+    try:
+        yield LiveServer(server, creds, backend)
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server per test module and backend (tests use unique resource names)."""
-    backend = str(request.param)
-    server = Server(tmp_path_factory.mktemp(f"live-{backend}"), database_url_for(backend, request))
-    creds = server.create_key()
-    server.start()
-    yield LiveServer(server, creds, backend)
-    server.stop()
+    with live_server(request, tmp_path_factory.mktemp(f"live-{request.param}")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from openprofiles.connectors.base import (
@@ -40,7 +41,7 @@ from openprofiles.connectors.base import (
     RecordFilter,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi
-from openprofiles.connectors.tabular import parse_instant
+from openprofiles.connectors.times import parse_instant
 
 LEADS = "leads"
 ACTIVITIES = "activities"
@@ -154,29 +155,23 @@ class MarketoConnector(Connector):
     def __init__(self, connection: Connection, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(connection)
         self.clock = clock
-        self._api: VendorApi | None = None
-        self._identity: VendorApi | None = None
         self._expires_at: float | None = None
         token = connection.credentials.get("accessToken")
         self._bearer = RefreshingBearer(str(token) if token else None, self._new_token)
 
     # Tokens and calls.
 
-    @property
+    @cached_property
     def api(self) -> VendorApi:
         """The REST client (Bearer token)."""
-        if self._api is None:
-            base = str(self.connection.properties.get("instanceUrl") or "")
-            self._api = VendorApi("Marketo", base, auth=self._bearer, describe_error=_describe_error)
-        return self._api
+        base = str(self.connection.properties.get("instanceUrl") or "")
+        return VendorApi("Marketo", base, auth=self._bearer, describe_error=_describe_error)
 
-    @property
+    @cached_property
     def identity(self) -> VendorApi:
         """The identity service's client (no token), on the same instance."""
-        if self._identity is None:
-            base = str(self.connection.properties.get("instanceUrl") or "")
-            self._identity = VendorApi("Marketo", base, describe_error=_describe_error)
-        return self._identity
+        base = str(self.connection.properties.get("instanceUrl") or "")
+        return VendorApi("Marketo", base, describe_error=_describe_error)
 
     def _new_token(self) -> str:
         """A fresh access token from the identity service."""

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -138,7 +139,6 @@ class SalesforceConnector(Connector):
         #: Seconds between Bulk API job status polls (doubling up to `max_poll`).
         self.poll_interval = 0.5
         self.max_poll = 10.0
-        self._api: VendorApi | None = None
 
     # Authentication.
 
@@ -199,18 +199,16 @@ class SalesforceConnector(Connector):
             raise ConnectorAuthError("Salesforce token endpoint answered without an access_token")
         return str(body["access_token"])
 
-    @property
+    @cached_property
     def api(self) -> VendorApi:
-        if self._api is None:
-            grant = self._grant()
-            token = self.connection.credentials.get("accessToken")
-            if not token and grant is None:
-                raise ConnectorAuthError("Salesforce credentials need accessToken, or a refreshToken, "
-                                         "CLIENT_CREDENTIALS or JWT_BEARER grant to get one")
-            refresh = (lambda: self._fetch_token(grant)) if grant is not None else None
-            self._api = VendorApi("Salesforce", self.instance_url, auth=RefreshingBearer(token, refresh),
-                                  describe_error=describe_error, classify=classify, sleep=self.sleep)
-        return self._api
+        grant = self._grant()
+        token = self.connection.credentials.get("accessToken")
+        if not token and grant is None:
+            raise ConnectorAuthError("Salesforce credentials need accessToken, or a refreshToken, "
+                                     "CLIENT_CREDENTIALS or JWT_BEARER grant to get one")
+        refresh = (lambda: self._fetch_token(grant)) if grant is not None else None
+        return VendorApi("Salesforce", self.instance_url, auth=RefreshingBearer(token, refresh),
+                         describe_error=describe_error, classify=classify, sleep=self.sleep)
 
     # Metadata.
 

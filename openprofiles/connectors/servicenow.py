@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 import httpx
 
 from openprofiles.connectors.base import (
-    Connection,
     Connector,
     ConnectorAuthError,
     ConnectorError,
@@ -35,7 +35,7 @@ from openprofiles.connectors.base import (
     RecordFilter,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error
-from openprofiles.connectors.tabular import parse_instant
+from openprofiles.connectors.times import in_window, parse_instant, utc
 
 TABLE_API = "/api/now/table"
 TOKEN_PATH = "/oauth_token.do"
@@ -90,20 +90,14 @@ class ServiceNowConnector(Connector):
     connector_type = "Servicenow"
     default_modified_field = "sys_updated_on"
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        self._api: VendorApi | None = None
-
     @property
     def base_url(self) -> str:
         return str(self.connection.properties.get("instanceUrl") or "")
 
-    @property
+    @cached_property
     def api(self) -> VendorApi:
-        if self._api is None:
-            self._api = VendorApi("ServiceNow", self.base_url, auth=self._auth(),
-                                  headers={"Accept": "application/json"}, describe_error=describe_servicenow_error)
-        return self._api
+        return VendorApi("ServiceNow", self.base_url, auth=self._auth(), headers={"Accept": "application/json"},
+                         describe_error=describe_servicenow_error)
 
     def _auth(self) -> httpx.Auth:
         credentials = self.connection.credentials
@@ -200,9 +194,9 @@ class ServiceNowConnector(Connector):
         conditions = [c for f in request.filters if (c := pushed_condition(f, types.get(f.field))) is not None]
         if types.get(modified) in _TIME_TYPES:
             if request.since is not None:
-                conditions.append(f"{modified}>={_format(_utc(request.since), up=False)}")
+                conditions.append(f"{modified}>={_format(utc(request.since), up=False)}")
             if request.until is not None:
-                conditions.append(f"{modified}<{_format(_utc(request.until), up=True)}")
+                conditions.append(f"{modified}<{_format(utc(request.until), up=True)}")
         params: dict[str, Any] = {"sysparm_limit": max(1, min(request.page_size, PAGE_MAX))}
         if request.fields:
             wanted = [*request.fields, *ORDER, modified, *(f.field for f in request.filters)]
@@ -218,13 +212,8 @@ class ServiceNowConnector(Connector):
             if not last.get(ORDER[0]) or not last.get(ORDER[1]):
                 raise ConnectorError(f"ServiceNow {table}: records come without {ORDER[0]} and {ORDER[1]}")
             after = (str(last[ORDER[0]]), str(last[ORDER[1]]))
-            kept, high = [], None
-            for row in rows:
-                moment = _modified(row, modified, table)
-                if _within(moment, request):
-                    kept.append(row)
-                    if moment is not None and (high is None or moment > high):
-                        high = moment
+            kept, high = in_window(rows, lambda row: _modified(row, modified, table), request.since, request.until,
+                                   unknown=request.since is None and request.until is None)
             yield Page(kept, {"after": list(after)}, high)
             if len(rows) < params["sysparm_limit"]:
                 return
@@ -311,11 +300,7 @@ def _operand_time(text: str) -> datetime:
     try:
         return datetime.fromtimestamp(int(text) / 1000, UTC)
     except ValueError:
-        return _utc(datetime.fromisoformat(text))
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return utc(datetime.fromisoformat(text))
 
 
 def _format(moment: datetime, *, up: bool) -> str:
@@ -334,13 +319,6 @@ def _modified(row: dict[str, Any], field: str, table: str) -> datetime | None:
         return parse_instant(value)
     except ValueError:
         raise ConnectorError(f"ServiceNow {table} {row.get('sys_id')}: {field}={value!r} is not a time") from None
-
-
-def _within(moment: datetime | None, request: ExtractRequest) -> bool:
-    if moment is None:
-        return request.since is None and request.until is None
-    return (request.since is None or moment >= _utc(request.since)) and (
-        request.until is None or moment < _utc(request.until))
 
 
 def _checkpoint(value: Any) -> tuple[str, str] | None:

@@ -33,7 +33,7 @@ from openprofiles.connectors.base import (
     ExtractRequest,
     Page,
 )
-from openprofiles.connectors.tabular import parse_instant
+from openprofiles.connectors.times import later, parse_instant, utc
 
 #: Seconds a tap may take to discover its streams.
 DISCOVER_TIMEOUT = 300
@@ -93,10 +93,6 @@ def _tail(path: Path) -> str:
     with path.open("rb") as handle:
         handle.seek(max(0, path.stat().st_size - STDERR_TAIL))
         return handle.read().decode("utf-8", "replace").strip()
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @dataclass
@@ -340,7 +336,8 @@ class SingerConnector(Connector):
         """The stream's RECORDs in pages; STATE messages move the checkpoint. Records before `since`
         or from `until` on (by `key`) are read but not delivered. `finished` is called at the end of
         the output, before the last page."""
-        since, until = _utc(request.since), _utc(request.until)
+        since = None if request.since is None else utc(request.since)
+        until = None if request.until is None else utc(request.until)
         records: list[dict[str, Any]] = []
         high: datetime | None = None
         for number, line in enumerate(stdout, 1):
@@ -367,8 +364,7 @@ class SingerConnector(Connector):
                 until is not None and moment is not None and moment >= until))
             if not outside:
                 records.append(record)
-                if moment is not None and (high is None or moment > high):
-                    high = moment
+                high = later(high, moment)
             if len(records) >= request.page_size:
                 yield Page(records=records, checkpoint=position.checkpoint(), high_water=high)
                 records, high = [], None

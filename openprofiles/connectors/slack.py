@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from openprofiles.connectors.base import (
-    Connection,
     Connector,
     ConnectorAuthError,
     ConnectorError,
@@ -28,7 +28,7 @@ from openprofiles.connectors.base import (
     Page,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi
-from openprofiles.connectors.tabular import parse_instant
+from openprofiles.connectors.times import in_window, parse_instant
 
 #: Slack error codes meaning the token is not (or no longer) accepted.
 AUTH_ERRORS = frozenset({
@@ -147,35 +147,22 @@ def _cursor(checkpoint: Any) -> str | None:
     raise ConnectorError(f"invalid checkpoint {checkpoint!r}: expected {{'cursor': str}} or {{'done': true}}")
 
 
-def _within(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:
-    """Whether a time is in [since, until); an unknown time only when there is no `since`."""
-    if moment is None:
-        return since is None
-    return (since is None or moment >= since) and (until is None or moment < until)
-
-
 class SlackConnector(Connector):
     """Slack workspaces: users and the messages of channels."""
 
     connector_type = "Slack"
     default_modified_field = "ts"
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        self._api: VendorApi | None = None
-
-    @property
+    @cached_property
     def api(self) -> VendorApi:
-        if self._api is None:
-            token = self.connection.credentials.get("accessToken")
-            if not token:
-                raise ConnectorAuthError(
-                    "Slack: the connector profile needs accessToken (a bot or user token from your Slack app's "
-                    "OAuth exchange); OpenProfiles does not exchange oAuthRequest codes"
-                )
-            self._api = VendorApi("Slack", str(self.connection.properties.get("instanceUrl") or ""),
-                                  auth=RefreshingBearer(str(token)), describe_error=_slack_error)
-        return self._api
+        token = self.connection.credentials.get("accessToken")
+        if not token:
+            raise ConnectorAuthError(
+                "Slack: the connector profile needs accessToken (a bot or user token from your Slack app's "
+                "OAuth exchange); OpenProfiles does not exchange oAuthRequest codes"
+            )
+        return VendorApi("Slack", str(self.connection.properties.get("instanceUrl") or ""),
+                         auth=RefreshingBearer(str(token)), describe_error=_slack_error)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         """One Web API method's answer; its `ok: false` errors raised as connector errors."""
@@ -256,21 +243,18 @@ class SlackConnector(Connector):
     def _users(self, request: ExtractRequest) -> Iterator[Page]:
         """users.list, every member flattened; kept when its modification time (`updated`, or the
         flow's incremental field) is in [since, until)."""
-        field = request.modified_field if request.modified_field not in (None, "ts") else "updated"
+        field = str(request.modified_field if request.modified_field not in (None, "ts") else "updated")
+
+        def modified(record: dict[str, Any]) -> datetime | None:
+            try:
+                return parse_instant(record.get(field))
+            except ValueError:
+                raise ConnectorError(f"Slack user {record.get('id')}: {field} is not a time") from None
+
         since, until = request.since, request.until
         for members, following in self._pages("users.list", "members", _cursor(request.checkpoint),
                                               limit=min(request.page_size, LIST_LIMIT)):
-            records, high_water = [], None
-            for member in members:
-                record = flatten_user(member)
-                try:
-                    moment = parse_instant(record.get(str(field)))
-                except ValueError:
-                    raise ConnectorError(f"Slack user {record.get('id')}: {field} is not a time") from None
-                if not _within(moment, since, until):
-                    continue
-                records.append(record)
-                if moment is not None and (high_water is None or moment > high_water):
-                    high_water = moment
+            records, high_water = in_window(map(flatten_user, members), modified, since, until,
+                                            unknown=since is None)
             if records:
                 yield Page(records, _checkpoint(following), high_water)

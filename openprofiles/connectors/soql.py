@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from openprofiles.connectors.base import RecordFilter
+from openprofiles.connectors.times import utc
 
 #: Salesforce field types (describe's `type`) by the data type OpenProfiles reports.
 DATA_TYPES: dict[str, str] = {
@@ -62,7 +63,7 @@ def instant(value: object) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc(moment)
 
 
 def temporal_literal(field_type: str, moment: datetime, *, upward: bool = False) -> tuple[str, bool]:
@@ -108,7 +109,7 @@ def _moment(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc(moment)
 
 
 def _literals(values: tuple[str, ...], family: str, field_type: str) -> list[str] | None:

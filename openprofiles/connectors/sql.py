@@ -41,7 +41,8 @@ from openprofiles.connectors.sql_query import (
     pushed_filter,
     window,
 )
-from openprofiles.connectors.tabular import SAMPLE_ROWS, infer_fields, parse_instant
+from openprofiles.connectors.tabular import SAMPLE_ROWS, infer_fields
+from openprofiles.connectors.times import later, parse_instant, utc
 from openprofiles.connectors.values import plain
 
 #: Schemas that hold the database's own catalog, not user data.
@@ -309,7 +310,7 @@ def _checkpoint(value: Any, width: int) -> tuple[list[Any], int] | None:
 
 def _instant(value: Any, entity: str, column: str) -> datetime | None:
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return utc(value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     try:
@@ -346,8 +347,6 @@ def _pages(rows: sa.CursorResult[Any], outputs: Sequence[str], order: Sequence[s
             last = position
             records.append({name: plain(row[name]) for name in outputs})
             if incremental:
-                moment = _instant(row[incremental], entity, incremental)
-                if moment is not None and (high is None or moment > high):
-                    high = moment
+                high = later(high, _instant(row[incremental], entity, incremental))
         if records:
             yield Page(records=records, checkpoint={"after": last, "ties": ties}, high_water=high)

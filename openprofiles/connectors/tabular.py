@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
 from openprofiles.connectors.base import ConnectorError, EntityField, ExtractRequest, Page
 from openprofiles.connectors.parquet import PARQUET, describe_parquet, parquet_records
+from openprofiles.connectors.times import later, parse_instant, within
 
 CSV = "csv"
 JSON = "json"
@@ -35,7 +36,6 @@ MAX_JSON_VALUE = 16 << 20
 
 _INTEGER = re.compile(r"[+-]?(?:0|[1-9]\d*)")
 _DOUBLE = re.compile(r"[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_EPOCH = re.compile(r"[+-]?\d+(?:\.\d*)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
 _NON_SPACE = re.compile(r"\S")
@@ -252,26 +252,6 @@ def describe_file(binary: io.BufferedReader, fmt: str | None, name: str) -> list
 # --- extracting ----------------------------------------------------------------------------------
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def parse_instant(value: Any) -> datetime | None:
-    """An ISO 8601 string or epoch seconds/milliseconds (number or digits) as a UTC-aware datetime;
-    None for no value. ValueError for anything else."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"not a date: {value!r}")
-    if isinstance(value, str) and not _EPOCH.fullmatch(value.strip()):
-        return _utc(datetime.fromisoformat(value.strip()))
-    seconds = float(value)
-    try:
-        return datetime.fromtimestamp(seconds / 1000 if abs(seconds) >= 1e11 else seconds, UTC)
-    except (OverflowError, OSError):
-        raise ValueError(f"epoch time out of range: {value!r}") from None
-
-
 @dataclass(frozen=True)
 class SourceFile:
     """One file to extract: its key (the sort order and checkpoint name), modification time, format."""
@@ -294,11 +274,7 @@ def _checkpoint(value: Any) -> tuple[str, int] | None:
 
 def _within(moment: datetime | None, request: ExtractRequest) -> bool:
     """Whether a modification time is in [since, until); an unknown one only when there is no `since`."""
-    if moment is None:
-        return request.since is None
-    return (request.since is None or moment >= _utc(request.since)) and (
-        request.until is None or moment < _utc(request.until)
-    )
+    return within(moment, request.since, request.until, unknown=request.since is None)
 
 
 def _record_time(record: dict[str, Any], field: str, name: str, number: int) -> datetime | None:
@@ -337,8 +313,7 @@ def extract_pages(files: Iterable[SourceFile], open_file: Opener, request: Extra
                 if by_record and not _within(moment, request):
                     continue
                 records.append(record)
-                if moment is not None and (high is None or moment > high):
-                    high = moment
+                high = later(high, moment)
                 if len(records) >= request.page_size:
                     yield Page(records=records, checkpoint=position, high_water=high)
                     records, high = [], None

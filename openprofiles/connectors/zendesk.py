@@ -15,13 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import httpx
 
 from openprofiles.connectors.base import (
-    Connection,
     Connector,
     ConnectorAuthError,
     ConnectorError,
@@ -31,7 +31,7 @@ from openprofiles.connectors.base import (
     Page,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error
-from openprofiles.connectors.tabular import parse_instant
+from openprofiles.connectors.times import in_window, parse_instant, utc
 
 #: Most records a list page (cursor pagination) and an incremental export page may hold.
 LIST_PAGE_MAX = 100
@@ -162,21 +162,15 @@ class ZendeskConnector(Connector):
     connector_type = "Zendesk"
     default_modified_field = "updated_at"
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        self._api: VendorApi | None = None
-
-    @property
+    @cached_property
     def api(self) -> VendorApi:
-        if self._api is None:
-            token = self.connection.credentials.get("accessToken")
-            if not token:
-                raise ConnectorAuthError(
-                    "Zendesk: the connector profile needs an OAuth accessToken (an authorization code is not "
-                    "exchanged by OpenProfiles)")
-            self._api = VendorApi("Zendesk", str(self.connection.properties.get("instanceUrl") or ""),
-                                  auth=RefreshingBearer(str(token)), describe_error=describe_zendesk_error)
-        return self._api
+        token = self.connection.credentials.get("accessToken")
+        if not token:
+            raise ConnectorAuthError(
+                "Zendesk: the connector profile needs an OAuth accessToken (an authorization code is not "
+                "exchanged by OpenProfiles)")
+        return VendorApi("Zendesk", str(self.connection.properties.get("instanceUrl") or ""),
+                         auth=RefreshingBearer(str(token)), describe_error=describe_zendesk_error)
 
     def check(self) -> None:
         self.api.get_json("/api/v2/users/me.json")
@@ -206,15 +200,10 @@ class ZendeskConnector(Connector):
         else:
             pages = self._time_export(request, lower)
         field = request.modified_field or self.default_modified_field or "updated_at"
+        unknown = request.since is None and request.until is None
         for records, checkpoint in pages:
-            kept, high = [], None
-            for record in records:
-                moment = _modified(record, field)
-                if not _within(moment, request):
-                    continue
-                kept.append(record)
-                if moment is not None and (high is None or moment > high):
-                    high = moment
+            kept, high = in_window(records, lambda record: _modified(record, field), request.since, request.until,
+                                   unknown=unknown)
             yield Page(kept, checkpoint, high)
 
     def _listed(self, request: ExtractRequest) -> Iterator[Chunk]:
@@ -290,7 +279,7 @@ def _lower_bound(request: ExtractRequest) -> datetime | None:
             found = [m for m in moments if m is not None]
             if found:
                 bounds.append(min(found))  # any value may match: the smallest bounds them all
-    return max((b.replace(tzinfo=UTC) if b.tzinfo is None else b for b in bounds), default=None)
+    return max(map(utc, bounds), default=None)
 
 
 def _start_time(lower: datetime) -> int:
@@ -310,14 +299,6 @@ def _modified(record: dict[str, Any], field: str) -> datetime | None:
         return parse_instant(record.get(field))
     except ValueError:
         raise ConnectorError(f"Zendesk record {record.get('id')}: {field}={record.get(field)!r} is not a time") from None
-
-
-def _within(moment: datetime | None, request: ExtractRequest) -> bool:
-    if moment is None:
-        return request.since is None and request.until is None
-    since, until = request.since, request.until
-    return (since is None or moment >= (since.replace(tzinfo=UTC) if since.tzinfo is None else since)) and (
-        until is None or moment < (until.replace(tzinfo=UTC) if until.tzinfo is None else until))
 
 
 def _checkpoint(value: Any, key: str) -> str | None:

@@ -12,17 +12,11 @@ from tests.conftest import LiveServer
 from tests.fakes.server import serving
 from tests.fakes.servicenow import USER as SERVICENOW_USER
 from tests.fakes.servicenow import FakeServiceNow
+from tests.live_flows import create_profile
 
 
 def _files_profile(appflow: Any, name: str, path: Path) -> str:
-    return str(appflow.create_connector_profile(
-        connectorProfileName=name,
-        connectorType="CustomConnector",
-        connectorLabel="Files",
-        connectionMode="Public",
-        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
-            "path": str(path)}}}},
-    )["connectorProfileArn"])
+    return create_profile(appflow, name, "CustomConnector", {"path": str(path)}, label="Files")
 
 
 def test_create_describe_entities_delete(appflow: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:

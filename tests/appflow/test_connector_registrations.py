@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from tests.conftest import BACKENDS, LiveServer, database_url_for
 from tests.harness import Server
+from tests.live_flows import create_profile, run_on_demand
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "fakes" / "plugin"
 
@@ -50,14 +50,8 @@ def _roster(directory: Path, records: list[dict[str, Any]], api_key: str = "k-12
 
 
 def _profile(appflow: Any, name: str, label: str, directory: Path, api_key: str = "k-123") -> str:
-    return str(appflow.create_connector_profile(
-        connectorProfileName=name, connectorType="CustomConnector", connectorLabel=label, connectionMode="Public",
-        connectorProfileConfig={
-            "connectorProfileProperties": {"CustomConnector": {"profileProperties": {"directory": str(directory)}}},
-            "connectorProfileCredentials": {"CustomConnector": {"authenticationType": "APIKEY",
-                                                                "apiKey": {"apiKey": api_key}}},
-        },
-    )["connectorProfileArn"])
+    return create_profile(appflow, name, "CustomConnector", {"directory": str(directory)},
+                          {"authenticationType": "APIKEY", "apiKey": {"apiKey": api_key}}, label=label)
 
 
 def test_register_describe_list_update_unregister(appflow: Any, live: LiveServer, unique: str) -> None:
@@ -150,17 +144,6 @@ def test_label_defaults_to_the_entry_point(appflow: Any, live: LiveServer) -> No
     appflow.unregister_connector(connectorLabel="roster")
 
 
-def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
-            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
-                                                                                          "CancelStarted"):
-                return dict(record)
-        time.sleep(0.2)
-    raise AssertionError("the run did not finish")
-
-
 def test_plugin_connector_lands_profiles(appflow: Any, cp: Any, live: LiveServer, unique: str,
                                          tmp_path: Path) -> None:
     directory = tmp_path / "roster"
@@ -198,7 +181,7 @@ def test_plugin_connector_lands_profiles(appflow: Any, cp: Any, live: LiveServer
     )
     assert appflow.list_flows()["flows"] and any(
         f["flowName"] == unique and f.get("sourceConnectorLabel") == unique for f in appflow.list_flows()["flows"])
-    record = _wait(appflow, unique, appflow.start_flow(flowName=unique)["executionId"])
+    record = run_on_demand(appflow, unique)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 2
     found = cp.search_profiles(DomainName=unique, KeyName="memberId", Values=["2"])["Items"]
@@ -209,6 +192,6 @@ def test_plugin_connector_lands_profiles(appflow: Any, cp: Any, live: LiveServer
         appflow.unregister_connector(connectorLabel=unique)
     assert unique in error.value.response["Error"]["Message"]
     appflow.unregister_connector(connectorLabel=unique, forceDelete=True)
-    record = _wait(appflow, unique, appflow.start_flow(flowName=unique)["executionId"])
+    record = run_on_demand(appflow, unique)
     assert record["executionStatus"] == "Error"
     assert unique in record["executionResult"]["errorInfo"]["executionMessage"]

@@ -5,7 +5,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.harness import Credentials, cli, send, sign_request
+from tests.live_flows import create_profile, wait_for_execution
 
 FIELDS = {
     "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
@@ -33,26 +33,11 @@ def _push(live: LiveServer, flow: str, body: bytes, creds: Credentials | None = 
                              headers={"Content-Type": "application/json"}))
 
 
-def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
-            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
-                                                                                          "CancelStarted"):
-                return dict(record)
-        time.sleep(0.2)
-    raise AssertionError("the run did not finish")
-
-
 def _flow(appflow: Any, cp: Any, name: str, source_dir: Path, trigger: str = "Event") -> None:
     cp.create_domain(DomainName=name, DefaultExpirationDays=30)
     cp.put_profile_object_type(DomainName=name, ObjectTypeName="crm", Description="CRM", AllowProfileCreation=True,
                                Fields=FIELDS, Keys=KEYS)
-    appflow.create_connector_profile(
-        connectorProfileName=name, connectorType="CustomConnector", connectorLabel="Files", connectionMode="Public",
-        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
-            "path": str(source_dir)}}}},
-    )
+    create_profile(appflow, name, "CustomConnector", {"path": str(source_dir)}, label="Files")
     op = {"CustomConnector": "NO_OP"}
     appflow.create_flow(
         flowName=name,
@@ -90,7 +75,7 @@ def test_pushed_events_land_profiles(appflow: Any, cp: Any, live: LiveServer, un
     assert response.status_code == 202, response.text
     pushed = response.json()
     assert pushed["recordCount"] == 3 and pushed["flowArn"].endswith(f":flow/{unique}")
-    record = _wait(appflow, unique, pushed["executionId"])
+    record = wait_for_execution(appflow, unique, pushed["executionId"])
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 3
     assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1
@@ -104,8 +89,8 @@ def test_pushed_events_land_profiles(appflow: Any, cp: Any, live: LiveServer, un
     second = _push(live, unique, lines).json()
     third = _push(live, unique, b'{"id": "5", "email": "eve@example.com", "name": "Eve"}').json()
     assert (second["recordCount"], third["recordCount"]) == (2, 1)
-    assert _wait(appflow, unique, second["executionId"])["executionStatus"] == "Successful"
-    assert _wait(appflow, unique, third["executionId"])["executionStatus"] == "Successful"
+    assert wait_for_execution(appflow, unique, second["executionId"])["executionStatus"] == "Successful"
+    assert wait_for_execution(appflow, unique, third["executionId"])["executionStatus"] == "Successful"
     assert [p["FirstName"] for p in cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["2"])["Items"]] == [
         "Robert"]
     assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 4

@@ -4,9 +4,10 @@ Customer Profiles object type, StartFlow, execution records, and the profiles se
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.live_flows import create_profile, run_on_demand, wait_for_execution
 
 FIELDS = {
     "id": {"Source": "_source.customer_id", "Target": "_profile.AccountNumber"},
@@ -19,17 +20,6 @@ KEYS = {
 }
 
 
-def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
-            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
-                                                                                          "CancelStarted"):
-                return dict(record)
-        time.sleep(0.2)
-    raise AssertionError("the run did not finish")
-
-
 def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, tmp_path: Path) -> None:
     (tmp_path / "customers.csv").write_text(
         "customer_id,email,name,score\n"
@@ -40,11 +30,7 @@ def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, tmp_pa
     cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
     cp.put_profile_object_type(DomainName=unique, ObjectTypeName="crm", Description="CRM", AllowProfileCreation=True,
                                Fields=FIELDS, Keys=KEYS)
-    appflow.create_connector_profile(
-        connectorProfileName=unique, connectorType="CustomConnector", connectorLabel="Files", connectionMode="Public",
-        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
-            "path": str(tmp_path)}}}},
-    )
+    create_profile(appflow, unique, "CustomConnector", {"path": str(tmp_path)}, label="Files")
     columns = ["customer_id", "email", "name", "score"]
     op = {"CustomConnector": "NO_OP"}
     appflow.create_flow(
@@ -63,7 +49,7 @@ def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, tmp_pa
     )
     started = appflow.start_flow(flowName=unique)
     assert started["executionId"]
-    record = _wait(appflow, unique, started["executionId"])
+    record = wait_for_execution(appflow, unique, started["executionId"])
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 3
     assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1  # Bob's negative score was dropped
@@ -76,8 +62,7 @@ def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, tmp_pa
     assert described["lastRunExecutionDetails"]["mostRecentExecutionStatus"] == "Successful"
 
     # A second run replaces the same objects (UNIQUE keys): nothing is duplicated.
-    second = appflow.start_flow(flowName=unique)
-    assert _wait(appflow, unique, second["executionId"])["executionStatus"] == "Successful"
+    assert run_on_demand(appflow, unique)["executionStatus"] == "Successful"
     assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 2
     assert cp.get_domain(DomainName=unique)["Stats"]["ObjectCount"] == 2
 
@@ -132,11 +117,7 @@ def test_every_task_type_through_an_integration(appflow: Any, cp: Any, live: Any
     cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", Description="people", Fields=fields,
                                AllowProfileCreation=True, Keys={
                                    "crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]})
-    appflow.create_connector_profile(
-        connectorProfileName=unique, connectorType="CustomConnector", connectorLabel="Files", connectionMode="Public",
-        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
-            "path": str(tmp_path)}}}},
-    )
+    create_profile(appflow, unique, "CustomConnector", {"path": str(tmp_path)}, label="Files")
     op = {"CustomConnector": "NO_OP"}
     columns = ["id", "first", "last", "email", "qty", "price", "ssn", "notes", "status", "score", "signup", "internal"]
     arn = appflow.create_flow(
@@ -174,7 +155,7 @@ def test_every_task_type_through_an_integration(appflow: Any, cp: Any, live: Any
     integration = cp.put_integration(DomainName=unique, Uri=arn, ObjectTypeName="people")
     assert integration["Uri"] == arn and integration["ObjectTypeName"] == "people"
 
-    record = _wait(appflow, unique, appflow.start_flow(flowName=unique)["executionId"])
+    record = run_on_demand(appflow, unique)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 4
     # Cy's negative score failed the validation; Bob was filtered out, which is no failure.

@@ -19,6 +19,7 @@ from openprofiles.storage.database import Database, sqlite_url
 from openprofiles.storage.tables import flow_executions
 from tests.conftest import database_url_for
 from tests.harness import Server, Worker
+from tests.live_flows import create_profile
 
 FIELDS = {
     "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
@@ -80,11 +81,7 @@ def _flow(cp: Any, appflow: Any, source: Path, entity: str, trigger: dict[str, A
     cp.create_domain(DomainName=name, DefaultExpirationDays=30)
     cp.put_profile_object_type(DomainName=name, ObjectTypeName="crm", Description="CRM", AllowProfileCreation=True,
                                Fields=FIELDS, Keys=KEYS)
-    appflow.create_connector_profile(
-        connectorProfileName=name, connectorType="CustomConnector", connectorLabel="Files", connectionMode="Public",
-        connectorProfileConfig={"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
-            "path": str(source)}}}},
-    )
+    create_profile(appflow, name, "CustomConnector", {"path": str(source)}, label="Files")
     appflow.create_flow(
         flowName=name,
         triggerConfig=trigger,

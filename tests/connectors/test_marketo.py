@@ -17,7 +17,6 @@ from openprofiles.connectors.base import (
 )
 from openprofiles.connectors.marketo import MarketoConnector, flatten_activity
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
-from tests.connectors.live_flows import soon, wait_for_run
 from tests.fakes.marketo import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -29,6 +28,14 @@ from tests.fakes.marketo import (
     make_app,
 )
 from tests.fakes.server import serving
+from tests.live_flows import (
+    ScheduledFlow,
+    create_domain,
+    create_profile,
+    entity_names,
+    field_types,
+    processed,
+)
 
 
 @pytest.fixture
@@ -249,55 +256,30 @@ def test_update_times_are_iso(marketo: tuple[FakeMarketo, str]) -> None:
 def test_a_marketo_flow_lands_leads_as_profiles_then_pulls_only_changes(appflow: Any, cp: Any, unique: str) -> None:
     fake, app = make_app(6)
     with serving(app) as url:
-        def config(secret: str) -> dict[str, Any]:
-            return {"connectorProfileProperties": {"Marketo": {"instanceUrl": url}},
-                    "connectorProfileCredentials": {"Marketo": {"clientId": CLIENT_ID, "clientSecret": secret}}}
+        def profile(secret: str) -> str:
+            return create_profile(appflow, unique, "Marketo", {"instanceUrl": url},
+                                  {"clientId": CLIENT_ID, "clientSecret": secret})
 
         with pytest.raises(appflow.exceptions.ConnectorAuthenticationException, match="Bad client credentials"):
-            appflow.create_connector_profile(connectorProfileName=unique, connectorType="Marketo",
-                                             connectionMode="Public", connectorProfileConfig=config("wrong"))
-        appflow.create_connector_profile(connectorProfileName=unique, connectorType="Marketo", connectionMode="Public",
-                                         connectorProfileConfig=config(CLIENT_SECRET))
-        listed = appflow.list_connector_entities(connectorProfileName=unique, connectorType="Marketo")
-        assert [e["name"] for e in listed["connectorEntityMap"]["Objects"]] == ["leads", "activities"]
-        types = appflow.list_connector_entities(connectorProfileName=unique, connectorType="Marketo",
+            profile("wrong")
+        profile(CLIENT_SECRET)
+        assert entity_names(appflow, unique) == ["leads", "activities"]
+        types = appflow.list_connector_entities(connectorProfileName=unique,
                                                 entitiesPath="activities")["connectorEntityMap"]["activities"]
         assert ("activities/12", "New Lead") in [(e["name"], e["label"]) for e in types]
-        fields = appflow.describe_connector_entity(connectorProfileName=unique, connectorType="Marketo",
-                                                   connectorEntityName="leads")["connectorEntityFields"]
-        assert {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["fieldType"] for f in fields}[
-            "updatedAt"] == "datetime"
+        assert field_types(appflow, unique, "leads")["updatedAt"] == "datetime"
 
-        cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
-        cp.put_profile_object_type(DomainName=unique, ObjectTypeName="Marketo-leads", TemplateId="Marketo-leads",
-                                   Description="Marketo leads")
-
-        def flow(start: datetime) -> dict[str, Any]:
-            return {
-                "flowName": unique,
-                "triggerConfig": {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {
-                    "scheduleExpression": "rate(1minutes)", "dataPullMode": "Incremental",
-                    "scheduleStartTime": start}}},
-                "sourceFlowConfig": {"connectorType": "Marketo", "connectorProfileName": unique,
-                                     "sourceConnectorProperties": {"Marketo": {"object": "leads"}}},
-                "destinationFlowConfigList": [{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
-                    "CustomerProfiles": {"domainName": unique, "objectTypeName": "Marketo-leads"}}}],
-                "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Marketo": "NO_OP"}}],
-            }
-
-        appflow.create_flow(**flow(soon()))
-        appflow.start_flow(flowName=unique)  # Active: the server's scheduler runs it at the start time
-        first = wait_for_run(appflow, unique, 1)
-        assert first["executionStatus"] == "Successful", first
-        assert first["executionResult"]["recordsProcessed"] == 6
+        create_domain(cp, unique, "Marketo-leads", TemplateId="Marketo-leads", Description="Marketo leads")
+        flow = ScheduledFlow(appflow, unique, into=(unique, "Marketo-leads"), source={
+            "connectorType": "Marketo", "connectorProfileName": unique,
+            "sourceConnectorProperties": {"Marketo": {"object": "leads"}}})
+        assert processed(flow.run()) == 6
         found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["lead3@example.com"])["Items"]
         assert [(p["LastName"], p["Attributes"]["MarketoLeadId"]) for p in found] == [("3", "3")]
 
         fake.update_lead(2, email="two@example.org")
-        appflow.update_flow(**{k: v for k, v in flow(soon()).items() if k != "flowName"}, flowName=unique)
-        second = wait_for_run(appflow, unique, 2)
-    assert second["executionStatus"] == "Successful", second
+        second = flow.run()
     # The changed lead, and lead 6 whose New Lead activity is the first run's high-water mark (inclusive).
-    assert second["executionResult"]["recordsProcessed"] == 2
+    assert processed(second) == 2
     assert cp.search_profiles(DomainName=unique, KeyName="_email", Values=["two@example.org"])["Items"]
     assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 6

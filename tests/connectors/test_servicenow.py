@@ -6,20 +6,24 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from openprofiles.app import build_runtime
-from openprofiles.clock import FixedClock
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, RecordFilter
 from openprofiles.connectors.servicenow import ServiceNowConnector, pushed_condition
-from openprofiles.services.context import RequestContext
-from openprofiles.settings import Settings
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.server import serving
 from tests.fakes.servicenow import CLIENT, START, USER, FakeServiceNow, make_user, stamp, sys_id
+from tests.live_flows import (
+    ScheduledFlow,
+    create_domain,
+    create_profile,
+    entity_names,
+    field_types,
+    map_all,
+    processed,
+)
 
 Served = tuple[FakeServiceNow, str]
 
@@ -218,97 +222,39 @@ def test_a_large_table_streams_in_bounded_memory() -> None:
 # --- end to end ----------------------------------------------------------------------------------
 
 
-def _profile_config(url: str, password: str) -> dict[str, Any]:
-    return {"connectorProfileProperties": {"ServiceNow": {"instanceUrl": url}},
-            "connectorProfileCredentials": {"ServiceNow": {"username": USER[0], "password": password}}}
+def _profile(appflow: Any, name: str, url: str, password: str) -> str:
+    return create_profile(appflow, name, "Servicenow", {"instanceUrl": url},
+                          {"username": USER[0], "password": password})
 
 
-def _flow(name: str, domain: str, trigger: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "flowName": name,
-        "triggerConfig": trigger,
-        "sourceFlowConfig": {"connectorType": "Servicenow", "connectorProfileName": name,
-                             "sourceConnectorProperties": {"ServiceNow": {"object": "sys_user"}}},
-        "destinationFlowConfigList": [{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
-            "CustomerProfiles": {"domainName": domain, "objectTypeName": "ServiceNow-sys_user"}}}],
-        "tasks": [
-            {"taskType": "Filter", "sourceFields": ["active"], "connectorOperator": {"ServiceNow": "EQUAL_TO"},
-             "taskProperties": {"DATA_TYPE": "boolean", "VALUE": "true"}},
-            {"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"ServiceNow": "NO_OP"}},
-        ],
-    }
-
-
-def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
-            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
-                                                                                          "CancelStarted"):
-                return dict(record)
-        time.sleep(0.2)
-    raise AssertionError("the run did not finish")
-
-
-def test_a_servicenow_flow_lands_searchable_profiles(appflow: Any, cp: Any, unique: str) -> None:
-    fake = FakeServiceNow(users=12)
+def test_a_servicenow_flow_lands_profiles_then_pulls_only_what_changed(appflow: Any, cp: Any, unique: str) -> None:
+    fake = FakeServiceNow(users=12)  # users 0-11, two to each sys_updated_on second from START; 0, 4, 8 inactive
     with serving(fake.app) as url:
         with pytest.raises(appflow.exceptions.ConnectorAuthenticationException):
-            appflow.create_connector_profile(connectorProfileName=unique, connectorType="Servicenow",
-                                             connectionMode="Public",
-                                             connectorProfileConfig=_profile_config(url, "wrong"))
-        appflow.create_connector_profile(connectorProfileName=unique, connectorType="Servicenow",
-                                         connectionMode="Public", connectorProfileConfig=_profile_config(url, USER[1]))
-        listed = appflow.list_connector_entities(connectorProfileName=unique, connectorType="Servicenow")
-        assert {"sys_user", "incident"} <= {e["name"] for e in listed["connectorEntityMap"]["Objects"]}
-        fields = appflow.describe_connector_entity(connectorEntityName="sys_user", connectorType="Servicenow",
-                                                   connectorProfileName=unique)["connectorEntityFields"]
-        assert {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["fieldType"] for f in fields}["active"] == \
-            "boolean"
+            _profile(appflow, unique, url, "wrong")
+        _profile(appflow, unique, url, USER[1])
+        assert {"sys_user", "incident"} <= set(entity_names(appflow, unique))
+        assert field_types(appflow, unique, "sys_user")["active"] == "boolean"
 
-        cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
-        cp.put_profile_object_type(DomainName=unique, ObjectTypeName="ServiceNow-sys_user",
-                                   TemplateId="ServiceNow-sys_user", Description="ServiceNow users")
-        appflow.create_flow(**_flow(unique, unique, {"triggerType": "OnDemand"}))
-        started = appflow.start_flow(flowName=unique)
-        record = _wait(appflow, unique, started["executionId"])
-        assert any("active=true" in q for q in queries(fake, "sys_user"))  # the filter went down
-    assert record["executionStatus"] == "Successful", record
-    assert record["executionResult"]["recordsProcessed"] == 9  # users 0, 4 and 8 are inactive
-    found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user5@example.com"])["Items"]
-    assert [p["FirstName"] for p in found] == ["User"]
-    assert cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user4@example.com"])["Items"] == []
+        create_domain(cp, unique, "ServiceNow-sys_user", TemplateId="ServiceNow-sys_user",
+                      Description="ServiceNow users")
+        active = {"taskType": "Filter", "sourceFields": ["active"], "connectorOperator": {"ServiceNow": "EQUAL_TO"},
+                  "taskProperties": {"DATA_TYPE": "boolean", "VALUE": "true"}}
+        flow = ScheduledFlow(appflow, unique, into=(unique, "ServiceNow-sys_user"), tasks=[active, *map_all("Servicenow")],
+                             source={"connectorType": "Servicenow", "connectorProfileName": unique,
+                                     "sourceConnectorProperties": {"ServiceNow": {"object": "sys_user"}}})
+        assert processed(flow.run()) == 9  # users 0, 4 and 8 are inactive
+        assert "active=true" in queries(fake, "sys_user")[-1]  # the filter went down
+        found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user5@example.com"])["Items"]
+        assert [p["FirstName"] for p in found] == ["User"]
+        assert cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user4@example.com"])["Items"] == []
 
-
-def test_an_incremental_servicenow_flow_pulls_only_what_changed(database_url: str, tmp_path: Path) -> None:
-    fake = FakeServiceNow(users=12)
-    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    clock = FixedClock(start)
-    runtime = build_runtime(Settings(data_dir=tmp_path / "data", database_url=database_url), clock=clock)
-    ctx = RequestContext("000000000000", "us-east-1", "test", "r", start)
-    runtime.domains.create(ctx, "d", default_expiration_days=30, default_encryption_key=None,
-                           dead_letter_queue_url=None, settings={}, tags={})
-    with serving(fake.app) as url:
-        runtime.connector_profiles.create(ctx, "sn", "Servicenow", None, "Public", _profile_config(url, USER[1]), None)
-        runtime.flows.create(ctx, _flow("sn", "d", {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {
-            "scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental", "scheduleStartTime": start}}}))
-        runtime.runner.start(ctx, "sn")
-
-        def run() -> Any:
-            clock.advance(timedelta(hours=1))
-            (execution_id,) = runtime.scheduler.tick()
-            runtime.runner.wait(execution_id, timeout=60)
-            return {e.execution_id: e for e in runtime.runner.records(ctx, "sn", None, 10)}[execution_id]
-
-        first = run()
-        assert (first.status, first.records_processed) == ("Successful", 9)
         fake.change("sys_user", sys_id("sys_user", 3), email="moved@example.com")
         fake.change("sys_user", sys_id("sys_user", 4), active="true")
-        second = run()
+        second = flow.run()
         assert f"sys_updated_on>={stamp(START + 5)}" in queries(fake, "sys_user")[-1]
-    # The two changed users, and the two stamped at the previous high-water mark (the pull is inclusive).
-    assert (second.status, second.records_processed) == ("Successful", 4)
-    domain = runtime.domains.record(ctx, "d")
-    with runtime.store.read() as uow:
-        assert uow.profiles.count(domain.id) == 10
-    runtime.close()
+    # The two changed users, and users 10 and 11, stamped at the first run's high-water mark (START + 5 s):
+    # the runner pulls from the mark inclusively, so records stamped at it are read again by design.
+    assert processed(second) == 2 + 2
+    assert cp.search_profiles(DomainName=unique, KeyName="_email", Values=["moved@example.com"])["Items"]
+    assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 10

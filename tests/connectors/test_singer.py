@@ -17,8 +17,16 @@ import pytest
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
 from openprofiles.connectors.singer import SingerConnector
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
-from tests.connectors.scheduled_runs import schedule_soon, wait_for_run
 from tests.harness import ROOT
+from tests.live_flows import (
+    PEOPLE,
+    ScheduledFlow,
+    create_domain,
+    create_profile,
+    entity_names,
+    field_types,
+    processed,
+)
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 TOKEN = {"authenticationType": "CUSTOM", "custom": {"customAuthenticationType": "token",
@@ -191,67 +199,38 @@ def test_a_long_stream_is_read_in_bounded_memory(tap: Path, data: Path) -> None:
 
 # --- end to end through boto3 --------------------------------------------------------------------------
 
-KEYS = {"crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}],
-        "_email": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}]}
-FIELDS = {
-    "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
-    "email": {"Source": "_source.email", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
-    "name": {"Source": "_source.name", "Target": "_profile.FirstName"},
-}
-
-
 def test_a_flow_lands_records_then_pulls_only_changed_ones(appflow: Any, cp: Any, unique: str, tap: Path,
                                                            tmp_path: Path) -> None:
     source = tmp_path / "source.json"
     source.write_text(json.dumps({"users": [user(1, 1), user(2, 2), user(3, 3)]}))
 
-    def config(credentials: dict[str, Any]) -> dict[str, Any]:
-        return {"connectorProfileProperties": {"CustomConnector": {"profileProperties": {
-            "executable": str(tap), "config": json.dumps({"data": str(source)})}}},
-            "connectorProfileCredentials": {"CustomConnector": credentials}}
+    def profile(credentials: dict[str, Any]) -> str:
+        return create_profile(appflow, unique, "CustomConnector", {
+            "executable": str(tap), "config": json.dumps({"data": str(source)})}, credentials, label="Singer")
 
-    create = {"connectorProfileName": unique, "connectorType": "CustomConnector", "connectorLabel": "Singer",
-              "connectionMode": "Public"}
     wrong = {"authenticationType": "CUSTOM", "custom": {"customAuthenticationType": "token",
                                                         "credentialsMap": {"token": "guess"}}}
     with pytest.raises(appflow.exceptions.ConnectorAuthenticationException, match="401"):
-        appflow.create_connector_profile(**create, connectorProfileConfig=config(wrong))
-    appflow.create_connector_profile(**create, connectorProfileConfig=config(TOKEN))
+        profile(wrong)
+    profile(TOKEN)
     described = appflow.describe_connector_profiles(connectorProfileNames=[unique])["connectorProfileDetails"][0]
     assert "let-me-in" not in json.dumps(described, default=str)
-    listed = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]["Objects"]
-    assert [e["name"] for e in listed] == ["users", "groups"]
-    fields = appflow.describe_connector_entity(connectorProfileName=unique, connectorEntityName="users")
-    assert {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["fieldType"]
-            for f in fields["connectorEntityFields"]}["updated_at"] == "datetime"
+    assert entity_names(appflow, unique) == ["users", "groups"]
+    assert field_types(appflow, unique, "users")["updated_at"] == "datetime"
 
-    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
-    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="users", Description="Users",
-                               AllowProfileCreation=True, Fields=FIELDS, Keys=KEYS)
-    flow = {
-        "sourceFlowConfig": {"connectorType": "CustomConnector", "connectorProfileName": unique,
-                             "sourceConnectorProperties": {"CustomConnector": {"entityName": "users"}}},
-        "destinationFlowConfigList": [{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
-            "CustomerProfiles": {"domainName": unique, "objectTypeName": "users"}}}],
-        "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"CustomConnector": "NO_OP"}}],
-    }
-    trigger = {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": schedule_soon()}}
-    appflow.create_flow(flowName=unique, triggerConfig=trigger, **flow)
-    appflow.start_flow(flowName=unique)
-    first = wait_for_run(appflow, unique, 1)
-    assert first["executionStatus"] == "Successful", first
-    assert first["executionResult"]["recordsProcessed"] == 3
+    create_domain(cp, unique, "users", **PEOPLE)
+    flow = ScheduledFlow(appflow, unique, into=(unique, "users"), source={
+        "connectorType": "CustomConnector", "connectorProfileName": unique,
+        "sourceConnectorProperties": {"CustomConnector": {"entityName": "users"}}})
+    assert processed(flow.run()) == 3
     found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["u1@example.com"])["Items"]
     assert [p["FirstName"] for p in found] == ["Bob"]
 
     changed = dict(user(1, 30), name="Bobby")
     source.write_text(json.dumps({"users": [changed, user(2, 2), user(3, 3), user(4, 31)]}))
-    appflow.update_flow(flowName=unique, triggerConfig={"triggerType": "Scheduled", "triggerProperties": {
-        "Scheduled": schedule_soon()}}, **flow)
-    second = wait_for_run(appflow, unique, 2)
-    assert second["executionStatus"] == "Successful", second
-    # the tap starts at the bookmark of the first run's high-water mark: user 3 (the mark itself), 1 and 4
-    assert second["executionResult"]["recordsProcessed"] == 3
+    # The tap starts at the bookmark of the first run's high-water mark: users 1 and 4, and user 3, updated
+    # at the mark itself: the runner pulls from the mark inclusively, so records stamped at it are read again.
+    assert processed(flow.run()) == 2 + 1
     found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["u1@example.com"])["Items"]
     assert [p["FirstName"] for p in found] == ["Bobby"]
     assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 4

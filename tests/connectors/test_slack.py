@@ -12,9 +12,16 @@ import pytest
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
 from openprofiles.connectors.slack import SlackConnector, flatten_user, slack_ts
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
-from tests.connectors.live_flows import soon, wait_for_run
 from tests.fakes.server import serving
 from tests.fakes.slack import START, TOKEN, FakeSlack, make_app, make_message, make_user
+from tests.live_flows import (
+    ScheduledFlow,
+    create_domain,
+    create_profile,
+    entity_names,
+    field_types,
+    processed,
+)
 
 CHANNEL = "C0000GENERAL"
 
@@ -207,28 +214,20 @@ def test_100k_messages_stream_in_bounded_memory() -> None:
 def test_a_slack_flow_lands_users_as_profiles_then_pulls_only_changes(appflow: Any, cp: Any, unique: str) -> None:
     fake, app = make_app({CHANNEL: [make_message(n) for n in range(1, 4)]}, [make_user(n) for n in range(1, 6)])
     with serving(app) as url:
-        def config(token: str) -> dict[str, Any]:
-            return {"connectorProfileProperties": {"Slack": {"instanceUrl": url}},
-                    "connectorProfileCredentials": {"Slack": {"clientId": "c", "clientSecret": "s", "accessToken": token}}}
+        def profile(token: str) -> str:
+            return create_profile(appflow, unique, "Slack", {"instanceUrl": url},
+                                  {"clientId": "c", "clientSecret": "s", "accessToken": token})
 
         with pytest.raises(appflow.exceptions.ConnectorAuthenticationException, match="invalid_auth"):
-            appflow.create_connector_profile(connectorProfileName=unique, connectorType="Slack",
-                                             connectionMode="Public", connectorProfileConfig=config("xoxb-wrong"))
-        appflow.create_connector_profile(connectorProfileName=unique, connectorType="Slack", connectionMode="Public",
-                                         connectorProfileConfig=config(TOKEN))
-        listed = appflow.list_connector_entities(connectorProfileName=unique, connectorType="Slack")
-        assert [e["name"] for e in listed["connectorEntityMap"]["Objects"]] == ["users", "conversations"]
-        channels = appflow.list_connector_entities(connectorProfileName=unique, connectorType="Slack",
+            profile("xoxb-wrong")
+        profile(TOKEN)
+        assert entity_names(appflow, unique) == ["users", "conversations"]
+        channels = appflow.list_connector_entities(connectorProfileName=unique,
                                                    entitiesPath="conversations")["connectorEntityMap"]["conversations"]
         assert [(e["name"], e["label"]) for e in channels] == [(f"conversations/{CHANNEL}", "#channel-c0000general")]
-        fields = appflow.describe_connector_entity(connectorProfileName=unique, connectorType="Slack",
-                                                   connectorEntityName="users")["connectorEntityFields"]
-        assert {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["fieldType"] for f in fields}[
-            "profile.email"] == "string"
+        assert field_types(appflow, unique, "users")["profile.email"] == "string"
 
-        cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
-        cp.put_profile_object_type(DomainName=unique, ObjectTypeName="SlackUser", Description="Slack users",
-                               AllowProfileCreation=True, Fields={
+        create_domain(cp, unique, "SlackUser", Description="Slack users", AllowProfileCreation=True, Fields={
             "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
             "email": {"Source": "_source['profile.email']", "Target": "_profile.EmailAddress",
                       "ContentType": "EMAIL_ADDRESS"},
@@ -237,34 +236,17 @@ def test_a_slack_flow_lands_users_as_profiles_then_pulls_only_changes(appflow: A
             "name": {"Source": "_source.real_name", "Target": "_profile.FirstName"},
         }, Keys={"slackUserId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}],
                  "_email": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}]})
-
-        def flow(start: datetime) -> dict[str, Any]:
-            return {
-                "flowName": unique,
-                "triggerConfig": {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {
-                    "scheduleExpression": "rate(1minutes)", "dataPullMode": "Incremental",
-                    "scheduleStartTime": start}}},
-                "sourceFlowConfig": {"connectorType": "Slack", "connectorProfileName": unique,
-                                     "sourceConnectorProperties": {"Slack": {"object": "users"}},
-                                     "incrementalPullConfig": {"datetimeTypeFieldName": "updated"}},
-                "destinationFlowConfigList": [{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
-                    "CustomerProfiles": {"domainName": unique, "objectTypeName": "SlackUser"}}}],
-                "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Slack": "NO_OP"}}],
-            }
-
-        appflow.create_flow(**flow(soon()))
-        appflow.start_flow(flowName=unique)  # Active: the server's scheduler runs it at the start time
-        first = wait_for_run(appflow, unique, 1)
-        assert first["executionStatus"] == "Successful", first
-        assert first["executionResult"]["recordsProcessed"] == 5
+        flow = ScheduledFlow(appflow, unique, into=(unique, "SlackUser"), source={
+            "connectorType": "Slack", "connectorProfileName": unique,
+            "sourceConnectorProperties": {"Slack": {"object": "users"}},
+            "incrementalPullConfig": {"datetimeTypeFieldName": "updated"}})
+        assert processed(flow.run()) == 5
         found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user3@example.com"])["Items"]
         assert [(p["FirstName"], p["PhoneNumber"]) for p in found] == [("User 3", "+442079460003")]
 
         fake.update_user("U00000002", email="two@example.org")
-        appflow.update_flow(**{k: v for k, v in flow(soon()).items() if k != "flowName"}, flowName=unique)
-        second = wait_for_run(appflow, unique, 2)
-    assert second["executionStatus"] == "Successful", second
+        second = flow.run()
     # The changed user, and user 5 whose `updated` is the first run's high-water mark (pulls are inclusive).
-    assert second["executionResult"]["recordsProcessed"] == 2
+    assert processed(second) == 2
     assert cp.search_profiles(DomainName=unique, KeyName="_email", Values=["two@example.org"])["Items"]
     assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 5

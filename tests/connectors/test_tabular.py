@@ -11,7 +11,8 @@ import pytest
 
 from openprofiles.connectors import tabular
 from openprofiles.connectors.base import ConnectorError
-from openprofiles.connectors.tabular import declared_format, describe_file, parse_instant, read_records, suffix_format
+from openprofiles.connectors.tabular import declared_format, describe_file, read_records, suffix_format
+from openprofiles.connectors.times import parse_instant
 
 
 def _binary(data: bytes) -> io.BufferedReader:

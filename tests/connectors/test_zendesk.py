@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from openprofiles.app import build_runtime
-from openprofiles.clock import FixedClock
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, RecordFilter
 from openprofiles.connectors.zendesk import ZendeskConnector
-from openprofiles.services.context import RequestContext
-from openprofiles.settings import Settings
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.server import serving
 from tests.fakes.zendesk import START, TOKEN, FakeZendesk, iso
+from tests.live_flows import (
+    ScheduledFlow,
+    create_domain,
+    create_profile,
+    entity_names,
+    field_types,
+    processed,
+)
 
 Served = tuple[FakeZendesk, str]
 
@@ -165,93 +168,36 @@ def test_a_large_account_streams_in_bounded_memory() -> None:
 # --- end to end ----------------------------------------------------------------------------------
 
 
-def _profile_config(url: str, token: str) -> dict[str, Any]:
-    return {"connectorProfileProperties": {"Zendesk": {"instanceUrl": url}},
-            "connectorProfileCredentials": {"Zendesk": {"clientId": "client", "clientSecret": "secret",
-                                                        "accessToken": token}}}
+def _profile(appflow: Any, name: str, url: str, token: str) -> str:
+    return create_profile(appflow, name, "Zendesk", {"instanceUrl": url},
+                          {"clientId": "client", "clientSecret": "secret", "accessToken": token})
 
 
-def _flow(name: str, domain: str, trigger: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "flowName": name,
-        "triggerConfig": trigger,
-        "sourceFlowConfig": {"connectorType": "Zendesk", "connectorProfileName": name,
-                             "sourceConnectorProperties": {"Zendesk": {"object": "users"}}},
-        "destinationFlowConfigList": [{"connectorType": "CustomerProfiles", "destinationConnectorProperties": {
-            "CustomerProfiles": {"domainName": domain, "objectTypeName": "Zendesk-users"}}}],
-        "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Zendesk": "NO_OP"}}],
-    }
-
-
-def _wait(appflow: Any, flow: str, execution_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for record in appflow.describe_flow_execution_records(flowName=flow)["flowExecutions"]:
-            if record["executionId"] == execution_id and record["executionStatus"] not in ("InProgress",
-                                                                                          "CancelStarted"):
-                return dict(record)
-        time.sleep(0.2)
-    raise AssertionError("the run did not finish")
-
-
-def test_a_zendesk_flow_lands_searchable_profiles(appflow: Any, cp: Any, unique: str) -> None:
-    fake = FakeZendesk(users=12)
+def test_a_zendesk_flow_lands_profiles_then_pulls_only_what_changed(appflow: Any, cp: Any, unique: str) -> None:
+    fake = FakeZendesk(users=12)  # users 1000-1011, three to each updated_at second from START
     with serving(fake.app) as url:
         with pytest.raises(appflow.exceptions.ConnectorAuthenticationException):
-            appflow.create_connector_profile(connectorProfileName=unique, connectorType="Zendesk",
-                                             connectionMode="Public",
-                                             connectorProfileConfig=_profile_config(url, "wrong"))
-        appflow.create_connector_profile(connectorProfileName=unique, connectorType="Zendesk",
-                                         connectionMode="Public", connectorProfileConfig=_profile_config(url, TOKEN))
-        listed = appflow.list_connector_entities(connectorProfileName=unique, connectorType="Zendesk")
-        assert {e["name"] for e in listed["connectorEntityMap"]["Objects"]} == {"users", "tickets", "organizations"}
-        fields = appflow.describe_connector_entity(connectorEntityName="users", connectorType="Zendesk",
-                                                   connectorProfileName=unique)["connectorEntityFields"]
-        assert {f["identifier"]: f["supportedFieldTypeDetails"]["v1"]["fieldType"] for f in fields}["email"] == "string"
+            _profile(appflow, unique, url, "wrong")
+        _profile(appflow, unique, url, TOKEN)
+        assert set(entity_names(appflow, unique)) == {"users", "tickets", "organizations"}
+        assert field_types(appflow, unique, "users")["email"] == "string"
 
-        cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
-        cp.put_profile_object_type(DomainName=unique, ObjectTypeName="Zendesk-users", TemplateId="Zendesk-users",
-                                   Description="Zendesk users")
-        appflow.create_flow(**_flow(unique, unique, {"triggerType": "OnDemand"}))
-        started = appflow.start_flow(flowName=unique)
-        record = _wait(appflow, unique, started["executionId"])
-    assert record["executionStatus"] == "Successful", record
-    assert record["executionResult"]["recordsProcessed"] == 12
-    found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user7@example.com"])["Items"]
-    assert len(found) == 1 and found[0]["EmailAddress"] == "user7@example.com"
-    assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 12
+        create_domain(cp, unique, "Zendesk-users", TemplateId="Zendesk-users", Description="Zendesk users")
+        flow = ScheduledFlow(appflow, unique, into=(unique, "Zendesk-users"), source={
+            "connectorType": "Zendesk", "connectorProfileName": unique,
+            "sourceConnectorProperties": {"Zendesk": {"object": "users"}}})
+        assert processed(flow.run()) == 12
+        found = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["user7@example.com"])["Items"]
+        assert [p["EmailAddress"] for p in found] == ["user7@example.com"]
 
-
-def test_an_incremental_zendesk_flow_pulls_only_what_changed(database_url: str, tmp_path: Path) -> None:
-    fake = FakeZendesk(users=12)
-    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    clock = FixedClock(start)
-    runtime = build_runtime(Settings(data_dir=tmp_path / "data", database_url=database_url), clock=clock)
-    ctx = RequestContext("000000000000", "us-east-1", "test", "r", start)
-    runtime.domains.create(ctx, "d", default_expiration_days=30, default_encryption_key=None,
-                           dead_letter_queue_url=None, settings={}, tags={})
-    with serving(fake.app) as url:
-        runtime.connector_profiles.create(ctx, "zd", "Zendesk", None, "Public", _profile_config(url, TOKEN), None)
-        runtime.flows.create(ctx, _flow("zd", "d", {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {
-            "scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental", "scheduleStartTime": start}}}))
-        runtime.runner.start(ctx, "zd")
-
-        def run() -> Any:
-            clock.advance(timedelta(hours=1))
-            (execution_id,) = runtime.scheduler.tick()
-            runtime.runner.wait(execution_id, timeout=60)
-            return {e.execution_id: e for e in runtime.runner.records(ctx, "zd", None, 10)}[execution_id]
-
-        first = run()
-        assert (first.status, first.records_processed) == ("Successful", 12)
-        now = int(time.time())
+        now = int(time.time())  # Zendesk exports leave out the last minute's changes
         fake.change("users", 1002, at=now - 120, email="moved@example.com")
         fake.change("users", 1005, at=now - 100)
-        second = run()
-    # The changed users, and the ones stamped at the previous high-water mark (the pull is inclusive).
-    boundary = sum(1 for user in fake.records["users"].values() if user["updated_at"] == iso(START + 11 // 3))
-    assert (second.status, second.records_processed) == ("Successful", 2 + boundary)
-    domain = runtime.domains.record(ctx, "d")
-    with runtime.store.read() as uow:
-        assert uow.profiles.count(domain.id) == 12
-    runtime.close()
+        second = flow.run()
+        exports = [params for path, params in fake.requests if path == "/api/v2/incremental/users/cursor.json"]
+        assert exports and exports[0]["start_time"] == str(START + 3)
+    # The two changed users, and users 1009-1011, stamped at the first run's high-water mark (START + 3 s):
+    # the runner pulls from the mark inclusively, so records stamped at it are read again by design.
+    assert processed(second) == 2 + 3
+    assert cp.search_profiles(DomainName=unique, KeyName="_email", Values=["moved@example.com"])["Items"]
+    assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 12

@@ -37,6 +37,8 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.fakes.access import bearer_token
+
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
 START = datetime(2024, 1, 1, tzinfo=UTC)  # generated data starts here
@@ -181,8 +183,7 @@ class FakeMarketo:
             params.update(parse_qsl((await request.body()).decode()))  # application/x-www-form-urlencoded
         name = request.path_params["name"]
         self.calls.append((name, params))
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else params.get("access_token")
+        token = bearer_token(request) or params.get("access_token")
         if not token:
             return _failure("600", "Access token not specified")
         expiry = self.tokens.get(token)

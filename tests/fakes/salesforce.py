@@ -44,6 +44,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tests.fakes import soql
+from tests.fakes.access import bearer_token
 
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 TOKEN = "00Dfake!good-token"
@@ -205,9 +206,8 @@ class FakeSalesforce:
         self.calls.append(f"{request.method} {request.url.path}")
         if self.throttle_every and len(self.calls) % self.throttle_every == 0:
             return error(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests", {"Retry-After": "1"})
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ")
-        issued = self.tokens.get(token) if header.startswith("Bearer ") else None
+        token = bearer_token(request) or ""
+        issued = self.tokens.get(token)
         if issued is None or (self.token_ttl is not None and time.monotonic() - issued > self.token_ttl):
             self.tokens.pop(token, None)
             return error(401, "INVALID_SESSION_ID", "Session expired or invalid")

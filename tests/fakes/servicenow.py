@@ -24,8 +24,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import hashlib
 import re
@@ -43,6 +41,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.access import Throttle, basic_credentials, bearer_token
 
 USER = ("integration", "s3cret")
 CLIENT = ("sn-client", "sn-client-secret")
@@ -259,8 +259,7 @@ class FakeServiceNow:
         self.refresh_tokens: set[str] = set()
         self.codes: set[str] = set()
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._throttled = 0
-        self._retry_after = 1
+        self._throttle = Throttle()
         self._lock = threading.Lock()
         self._ordered: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
         self.rows: dict[str, dict[str, dict[str, str]]] = {name: {} for name in SCHEMA}
@@ -295,7 +294,7 @@ class FakeServiceNow:
     # Test controls.
 
     def throttle(self, times: int, retry_after: int = 1) -> None:
-        self._throttled, self._retry_after = times, retry_after
+        self._throttle.arm(times, retry_after)
 
     def issue_tokens(self, ttl: float | None = None) -> tuple[str, str]:
         """A fresh (access token, refresh token) pair, the access token living `ttl` seconds."""
@@ -350,20 +349,14 @@ class FakeServiceNow:
 
     def _refusal(self, request: Request) -> Response | None:
         self.requests.append((request.url.path, dict(request.query_params)))
-        if self._throttled:
-            self._throttled -= 1
-            return _failure(429, "Too many requests", "Rate limit exceeded for the user",
-                            **{"Retry-After": str(self._retry_after)})
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and self.access_tokens.get(value, 0.0) > self.clock():
+        if (throttled := self._throttle.take()) is not None:
+            return _failure(429, "Too many requests", "Rate limit exceeded for the user", **throttled)
+        token = bearer_token(request)
+        if token is not None and self.access_tokens.get(token, 0.0) > self.clock():
             return None
-        if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(value).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user = password = ""
-            if user in self.users and self.users[user] == password:
-                return None
+        basic = basic_credentials(request)
+        if basic is not None and basic[0] in self.users and self.users[basic[0]] == basic[1]:
+            return None
         return _failure(401, "User Not Authenticated", "Required to provide Auth information")
 
     # Endpoints.

@@ -30,6 +30,8 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.fakes.access import Throttle, bearer_token
+
 TOKEN = "xoxb-fake-token"
 START = 1_700_000_000  # 2023-11-14T22:13:20Z: generated data starts here
 
@@ -102,7 +104,7 @@ class FakeSlack:
         self.calls: deque[tuple[str, dict[str, str]]] = deque(maxlen=CALLS_KEPT)
         #: Slack may return fewer items than `limit` asks for; the lists return at most this many.
         self.page_cap: int | None = None
-        self._limited = 0
+        self._throttle = Throttle()
 
     # Changing the data.
 
@@ -135,7 +137,7 @@ class FakeSlack:
 
     def rate_limit(self, calls: int) -> None:
         """The next `calls` calls are refused with HTTP 429."""
-        self._limited = calls
+        self._throttle.arm(calls)
 
     # The API.
 
@@ -145,11 +147,9 @@ class FakeSlack:
             params.update(parse_qsl((await request.body()).decode()))  # application/x-www-form-urlencoded
         method = request.path_params["method"]
         self.calls.append((method, params))
-        if self._limited:
-            self._limited -= 1
-            return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers={"Retry-After": "1"})
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else params.get("token")
+        if (throttled := self._throttle.take()) is not None:
+            return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers=throttled)
+        token = bearer_token(request) or params.get("token")
         if not token:
             return _error("not_authed")
         if token != self.token:

@@ -35,6 +35,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.access import Throttle, basic_credentials, bearer_token
+
 TOKEN = "zendesk-oauth-token"
 API_USER = ("agent@example.com", "zendesk-api-token")
 START = 1_700_000_000  # 2023-11-14T22:13:20Z: generated data starts here
@@ -123,8 +125,7 @@ class FakeZendesk:
         self.export_limit = export_limit
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._exports: list[float] = []
-        self._throttled = 0
-        self._retry_after = 1
+        self._throttle = Throttle()
         self._lock = threading.Lock()
         self.records: dict[str, dict[int, dict[str, Any]]] = {}
         self._by_time: dict[str, list[tuple[int, int]]] = {}
@@ -143,7 +144,7 @@ class FakeZendesk:
 
     def throttle(self, times: int, retry_after: int = 1) -> None:
         """The next `times` requests get 429 with Retry-After: `retry_after`."""
-        self._throttled, self._retry_after = times, retry_after
+        self._throttle.arm(times, retry_after)
 
     def change(self, resource: str, record_id: int, at: int | None = None, **values: Any) -> dict[str, Any]:
         """Edit a record (or add one with `values`), stamping updated_at with `at` (default: now)."""
@@ -164,23 +165,17 @@ class FakeZendesk:
     def _refusal(self, request: Request, *, anonymous_ok: bool = False) -> Response | None:
         """Why the request is refused (auth, rate limit), or None."""
         self.requests.append((request.url.path, dict(request.query_params)))
-        if self._throttled:
-            self._throttled -= 1
+        if (throttled := self._throttle.take()) is not None:
             return _error(429, "APIRateLimitExceeded", "Number of allowed API requests per minute exceeded",
-                          **{"Retry-After": str(self._retry_after)})
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value in self.tokens:
+                          **throttled)
+        if bearer_token(request) in self.tokens:
             return None
-        if scheme.lower() == "basic":
-            try:
-                user, _, secret = base64.b64decode(value).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user = secret = ""
+        if (basic := basic_credentials(request)) is not None:
+            user, secret = basic
             email, _, kind = user.partition("/")
             if kind == "token" and self.api_tokens.get(email) == secret:
                 return None
-        if not header and anonymous_ok:
+        if not request.headers.get("Authorization") and anonymous_ok:
             return None
         return _error(401, "Couldn't authenticate you")
 

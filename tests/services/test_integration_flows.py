@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BACKENDS, LiveServer, database_url_for
-from tests.harness import MotoServer, Server, cli_in_process
+from tests.conftest import BACKENDS, LiveServer, live_server
+from tests.harness import MotoServer, cli_in_process
 
 FIELDS = {
     "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
@@ -41,15 +41,8 @@ BATCHES = [
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
          moto: MotoServer) -> Iterator[LiveServer]:
     """A server (per backend) whose S3 is the moto server."""
-    backend = str(request.param)
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in moto.env().items():
-            env.setenv(name, value)
-        server = Server(tmp_path_factory.mktemp(f"flows-{backend}"), database_url_for(backend, request))
-        creds = server.create_key()
-        server.start()
-    yield LiveServer(server, creds, backend)
-    server.stop()
+    with live_server(request, tmp_path_factory.mktemp(f"flows-{request.param}"), moto.env()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from openprofiles.services.access_keys import AccessKey
 from openprofiles.services.errors import ServiceError
 from openprofiles.settings import AUTH_MODES, Settings, is_loopback
 from openprofiles.storage.database import SchemaTooNew
+from openprofiles.storage.executions import ExecutionRecord
 
 DEFAULT_ACCOUNT = "000000000000"
 
@@ -516,10 +517,7 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
         raise click.ClickException(error.message) from None
     finally:
         runtime.close()
-    click.echo(f"{record.status}: {record.records_processed} records processed, {record.put_failures} failed"
-               + (f" ({record.message})" if record.message else ""))
-    if record.status != "Successful":
-        raise SystemExit(1)
+    _report_run(record)
 
 
 @flows.command("push")
@@ -553,6 +551,11 @@ def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Pat
         raise click.ClickException(error.message) from None
     finally:
         runtime.close()
+    _report_run(record)
+
+
+def _report_run(record: ExecutionRecord) -> None:
+    """Print how a run ended (an execution record); exit 1 unless it succeeded."""
     click.echo(f"{record.status}: {record.records_processed} records processed, {record.put_failures} failed"
                + (f" ({record.message})" if record.message else ""))
     if record.status != "Successful":

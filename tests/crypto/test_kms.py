@@ -164,8 +164,8 @@ def test_create_domain_with_a_kms_key_then_ingest_and_search(runtime: Runtime, k
                                       performed_by="t", now=now)
     assert result.profile_id and not result.rejected
     (hit,) = runtime.search.search(domain, [SearchKey("email", ("ann@example.com",))], False, None, 10)
-    assert hit.document.profile_id == result.profile_id
-    assert hit.document.get("EmailAddress") == "ann@example.com"
+    assert hit.profile_id == result.profile_id
+    assert hit.fields["EmailAddress"] == "ann@example.com"
     assert runtime.domains.get(_ctx(), "kms").counts.objects == 1  # type: ignore[union-attr]
     # A fresh process (new runtime, new caches) reads it back through KMS.
     fresh = build_runtime(runtime.settings)

@@ -26,6 +26,7 @@ OPEN_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_AMZ_DATE_FORM = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _AUTH_PARTS = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]+)")
 _SPACES = re.compile(r"\s+")
 
@@ -103,9 +104,13 @@ def _canonical_query(raw_query: str) -> str:
 
 
 def _canonical_headers(headers: Sequence[tuple[str, str]], signed: Sequence[str]) -> str:
+    wanted = set(signed)
     values: dict[str, list[str]] = {}
     for name, value in headers:
-        values.setdefault(name.lower(), []).append(_SPACES.sub(" ", value.strip()))
+        name = name.lower()
+        if name in wanted:
+            value = value.strip()
+            values.setdefault(name, []).append(_SPACES.sub(" ", value) if "  " in value or "\t" in value else value)
     lines = []
     for name in signed:
         if name not in values:
@@ -154,10 +159,13 @@ def signature_for(
 def _signing_time(header_map: dict[str, str]) -> datetime:
     """When the request was signed: X-Amz-Date, or (as the SDKs allow) the Date header."""
     if "x-amz-date" in header_map:
-        try:
-            return datetime.strptime(header_map["x-amz-date"], _AMZ_DATE).replace(tzinfo=UTC)
-        except ValueError:
-            pass
+        value = header_map["x-amz-date"]
+        if _AMZ_DATE_FORM.fullmatch(value):
+            try:  # the constructor, not strptime (a tenth of the cost, on every request)
+                return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
+                                int(value[11:13]), int(value[13:15]), tzinfo=UTC)
+            except ValueError:
+                pass
     elif "date" in header_map:
         try:
             parsed = parsedate_to_datetime(header_map["date"])

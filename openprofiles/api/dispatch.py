@@ -92,7 +92,8 @@ class ApiApp:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": [(k.encode(), v.encode("latin-1")) for k, v in response.headers.items()],
+                "headers": [(k.encode(), v.encode("latin-1")) for k, v in response.headers.items()]
+                + [(b"content-length", str(len(response.body)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": response.body})

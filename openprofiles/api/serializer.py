@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -63,22 +64,40 @@ def _timestamp(shape: Shape, value: Any, default_format: str) -> Any:
     return _epoch(value)
 
 
+#: Shapes whose JSON value is the Python value itself.
+_AS_IS = frozenset({"string", "integer", "long", "boolean"})
+
+
+@cache
+def _body_members(shape: StructureShape) -> dict[str, tuple[str, Shape | None]]:
+    """A structure's body members by name: (name on the wire, the member's shape when its value
+    needs converting, else None)."""
+    return {
+        name: (member.serialization.get("name", name), None if member.type_name in _AS_IS else member)
+        for name, member in shape.members.items()
+        if member.serialization.get("location") is None
+    }
+
+
 def to_json(shape: Shape, value: Any) -> Any:
     """A Python value shaped for the JSON body."""
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
+        members = _body_members(shape)
         out = {}
-        for name, member in shape.members.items():
-            item = value.get(name)
-            if item is not None and member.serialization.get("location") is None:
-                out[member.serialization.get("name", name)] = to_json(member, item)
+        for name, item in value.items():
+            found = members.get(name)
+            if found is not None and item is not None:
+                out[found[0]] = item if found[1] is None else to_json(found[1], item)
         return out
     if kind == "list":
         member = shape.member  # type: ignore[attr-defined]
-        return [to_json(member, item) for item in value]
+        return list(value) if member.type_name in _AS_IS else [to_json(member, item) for item in value]
     if kind == "map":
         value_shape = shape.value  # type: ignore[attr-defined]
+        if value_shape.type_name in _AS_IS:
+            return {k: v for k, v in value.items() if v is not None}
         return {k: to_json(value_shape, v) for k, v in value.items() if v is not None}
     if kind == "timestamp":
         return _timestamp(shape, value, "unixTimestamp")

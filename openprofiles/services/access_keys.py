@@ -81,7 +81,7 @@ class AccessKeyService:
     def lookup(self, access_key_id: str) -> AccessKey | None:
         """The key with its secret, read from the store on every call so a revocation acts at once
         (the decrypted secret is remembered; the row is not)."""
-        with self.reader.session() as session:
+        with self.reader.session(statements=1) as session:
             found = session.access_key(access_key_id)
         if found is None:
             return None

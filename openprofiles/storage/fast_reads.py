@@ -26,9 +26,10 @@ def _timestamp(value: datetime | str) -> datetime:
 
 
 class FastReadSession:
-    def __init__(self, cursor: Any, marker: str) -> None:
+    def __init__(self, cursor: Any, sqlite: bool) -> None:
         self.cursor = cursor
-        self.marker = marker
+        self.sqlite = sqlite
+        self.marker = "?" if sqlite else "%s"
 
     def _marks(self, n: int) -> str:
         return ", ".join([self.marker] * n)
@@ -95,6 +96,8 @@ class FastReadSession:
         """(profile id, value index, sealed document) of the first profiles in id order (after `after`)
         that these values of a key find, in one statement: at most `limit` profiles, each with every
         value that found it."""
+        if len(indexes) == 1:
+            return self._found_by_one(domain_id, key_name, indexes[0], after, limit)
         marks = self._marks(len(indexes))
         after_clause = f"AND profile_id > {self.marker} " if after is not None else ""
         self.cursor.execute(
@@ -110,6 +113,26 @@ class FastReadSession:
         )
         return [(pid, bytes(index), bytes(document)) for pid, index, document in self.cursor.fetchall()]
 
+    def _found_by_one(self, domain_id: int, key_name: str, index: bytes, after: str | None,
+                      limit: int) -> list[tuple[str, bytes, bytes]]:
+        """`found_documents` for one value: its index entries are already in profile id order, so
+        the database reads only the first `limit` of them (a value shared by a million profiles
+        costs what a unique one does). A profile can have one entry per source of the value."""
+        m = self.marker
+        after_clause = f"AND k.profile_id > {m} " if after is not None else ""
+        where = f"k.domain_id = {m} AND k.key_name = {m} AND k.value_index = {m} {after_clause}"
+        if self.sqlite:  # SQLite groups in index order and reads a bare column of the group
+            sql = ("SELECT k.profile_id, p.document FROM profile_keys k JOIN profiles p "
+                   f"ON p.domain_id = k.domain_id AND p.profile_id = k.profile_id WHERE {where}"
+                   f"GROUP BY k.profile_id ORDER BY k.profile_id LIMIT {m}")
+        else:
+            sql = (f"SELECT k.profile_id, p.document FROM (SELECT DISTINCT k.profile_id FROM profile_keys k "
+                   f"WHERE {where}ORDER BY k.profile_id LIMIT {m}) k "
+                   "JOIN profiles p ON p.domain_id = %s AND p.profile_id = k.profile_id ORDER BY k.profile_id")
+        params = (domain_id, key_name, index, *([after] if after is not None else []), limit)
+        self.cursor.execute(sql, params if self.sqlite else (*params, domain_id))
+        return [(pid, index, bytes(document)) for pid, document in self.cursor.fetchall()]
+
     def documents(self, domain_id: int, profile_ids: Sequence[str]) -> dict[str, bytes]:
         """The sealed documents of these profiles."""
         out: dict[str, bytes] = {}
@@ -123,13 +146,18 @@ class FastReadSession:
         return out
 
 
+#: Searches read the database through a memory map (as much of the file as SQLite allows): a
+#: lookup's random index pages then cost no read() call each. Only these read connections map
+#: the file, so a writer's memory stays its page cache.
+SQLITE_READ_MMAP_BYTES = 1 << 40
+
+
 class FastReader:
     """Fast read sessions. On SQLite each thread keeps its own connection (opening one per search
     would cost more than the search); on PostgreSQL connections come from the engine's pool."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.marker = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
         self._local = threading.local()
         self._kept: list[Any] = []
         self._lock = threading.Lock()
@@ -139,6 +167,7 @@ class FastReader:
         if conn is None:
             conn = self.db.engine.raw_connection()
             conn.detach()  # ours for this thread's lifetime, not the pool's
+            conn.execute(f"PRAGMA mmap_size={SQLITE_READ_MMAP_BYTES}")
             self._local.conn = conn
             with self._lock:
                 self._kept.append(conn)
@@ -153,7 +182,7 @@ class FastReader:
             if statements > 1:
                 cursor.execute("BEGIN")
             try:
-                yield FastReadSession(cursor, self.marker)
+                yield FastReadSession(cursor, self.db.dialect == "sqlite")
             finally:
                 if statements > 1:
                     cursor.execute("ROLLBACK")
@@ -163,7 +192,7 @@ class FastReader:
         try:
             cursor = conn.cursor()
             try:
-                yield FastReadSession(cursor, self.marker)
+                yield FastReadSession(cursor, self.db.dialect == "sqlite")
             finally:
                 conn.rollback()
                 cursor.close()

@@ -85,7 +85,7 @@ class DomainService:
 
     def record(self, ctx: RequestContext, name: str) -> DomainRecord:
         """The caller's domain of this name; NotFound otherwise."""
-        with self.reader.session() as session:
+        with self.reader.session(statements=1) as session:
             found = session.domain(ctx.account_id, ctx.region, name)
         if found is None:
             raise NotFound(f"Domain {name} does not exist")

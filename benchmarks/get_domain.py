@@ -54,13 +54,9 @@ NULL_BODY = json.dumps(
 
 
 class _NullProtocol(asyncio.Protocol):
-    """Answers each HTTP/1.1 request (keep-alive, pipelining) with 200 and NULL_BODY."""
+    """Answers each HTTP/1.1 request (keep-alive, pipelining) with 200 and a fixed body."""
 
-    RESPONSE = (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        b"x-amzn-RequestId: 00000000-0000-0000-0000-000000000000\r\n"
-        b"Content-Length: " + str(len(NULL_BODY)).encode() + b"\r\n\r\n" + NULL_BODY
-    )
+    RESPONSE = b""  # set by run_null_server
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -83,8 +79,17 @@ class _NullProtocol(asyncio.Protocol):
             self.transport.write(self.RESPONSE)
 
 
-def run_null_server(port: int) -> None:
-    """The null server's process (this script with --null-server PORT)."""
+def null_response(body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"x-amzn-RequestId: 00000000-0000-0000-0000-000000000000\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+def run_null_server(port: int, body: bytes = NULL_BODY) -> None:
+    """The null server's process (this script with --null-server PORT [BODY_FILE])."""
+    _NullProtocol.RESPONSE = null_response(body)
     try:
         import uvloop
 
@@ -176,10 +181,14 @@ class OpenProfiles:
             self.log.close()
 
 
-def start_null_server() -> tuple[subprocess.Popen[str], str]:
+def start_null_server(body_file: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+    """The null server in its own process, answering NULL_BODY or the contents of `body_file`."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--null-server", str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(Path(__file__).resolve()), "--null-server", str(port),
+         *([str(body_file)] if body_file else [])],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     if process.stdout.readline().strip() != "ready":
@@ -366,8 +375,8 @@ def report_profile(out: Path) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--null-server":
-        run_null_server(int(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--null-server":
+        run_null_server(int(sys.argv[2]), *([Path(sys.argv[3]).read_bytes()] if len(sys.argv) == 4 else []))
         return
     if len(sys.argv) > 2 and sys.argv[1] == "--profiled-server":
         run_profiled_server(Path(sys.argv[2]), sys.argv[3:])

@@ -162,37 +162,39 @@ class FastReader:
         self._kept: list[Any] = []
         self._lock = threading.Lock()
 
-    def _sqlite_connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+    def _sqlite_session(self) -> FastReadSession:
+        """This thread's connection, with one cursor kept for its reads."""
+        session: FastReadSession | None = getattr(self._local, "session", None)
+        if session is None:
             conn = self.db.engine.raw_connection()
             conn.detach()  # ours for this thread's lifetime, not the pool's
-            conn.execute(f"PRAGMA mmap_size={SQLITE_READ_MMAP_BYTES}")
-            self._local.conn = conn
+            cursor = conn.cursor()
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_READ_MMAP_BYTES}")
+            session = self._local.session = FastReadSession(cursor, sqlite=True)
             with self._lock:
                 self._kept.append(conn)
-        return conn
+        return session
 
     @contextmanager
     def session(self, statements: int = 2) -> Iterator[FastReadSession]:
         """Reads in one transaction (a consistent view of the key index and the profiles); on SQLite
         a session of one statement needs none (a statement reads one snapshot)."""
         if self.db.dialect == "sqlite":
-            cursor = self._sqlite_connection().cursor()
-            if statements > 1:
-                cursor.execute("BEGIN")
+            session = self._sqlite_session()
+            if statements == 1:
+                yield session
+                return
+            session.cursor.execute("BEGIN")
             try:
-                yield FastReadSession(cursor, self.db.dialect == "sqlite")
+                yield session
             finally:
-                if statements > 1:
-                    cursor.execute("ROLLBACK")
-                cursor.close()
+                session.cursor.execute("ROLLBACK")
             return
         conn = self.db.engine.raw_connection()
         try:
             cursor = conn.cursor()
             try:
-                yield FastReadSession(cursor, self.db.dialect == "sqlite")
+                yield FastReadSession(cursor, sqlite=False)
             finally:
                 conn.rollback()
                 cursor.close()

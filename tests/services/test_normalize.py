@@ -7,10 +7,10 @@ from decimal import Decimal
 import botocore.session
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openprofiles.services.customer_profiles.normalize import ContentType, index_form, normalize
+from openprofiles.services.customer_profiles.normalize import ContentType, _phone, index_form, normalize
 from openprofiles.services.errors import Invalid
 
 PHONE = ContentType.PHONE_NUMBER
@@ -209,6 +209,15 @@ def test_formats_of_a_north_american_number_index_equal(area: int, exchange: int
     assert {index_form(PHONE, text, default_region=region) for text in texts} == {e164}
     national = [f"({area}) {exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}", digits, f"1-{area}-{exchange}-{line:04d}"]
     assert {index_form(PHONE, text) for text in national} == {e164}
+
+
+@settings(max_examples=2000)
+@given(st.integers(0, 10**10 - 1))
+def test_north_american_e164_shortcut_agrees_with_phonenumbers(national: int) -> None:
+    """`+1` and ten digits skips phonenumbers; what phonenumbers makes of it must be the same text."""
+    text = f"+1{national:010d}"
+    assert normalize("PHONE_NUMBER", text) == text
+    assert _phone.__wrapped__(text, "US") == text
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False), st.integers(0, 3), st.integers(0, 3))

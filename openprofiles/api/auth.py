@@ -27,7 +27,7 @@ DEFAULT_REGION = "us-east-1"
 MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE_FORM = re.compile(r"[0-9]{8}T[0-9]{6}Z")
-_AUTH_PARTS = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]+)")
+_AUTH_NAMES = frozenset({"Credential", "SignedHeaders", "Signature"})
 _SPACES = re.compile(r"\s+")
 
 
@@ -56,7 +56,11 @@ def parse_authorization(value: str | None) -> Scope | None:
     """The credential scope of a SigV4 Authorization header, or None when it is not one."""
     if not value or not value.startswith(ALGORITHM + " "):
         return None
-    parts = dict(_AUTH_PARTS.findall(value[len(ALGORITHM) + 1 :]))
+    parts: dict[str, str] = {}
+    for part in value[len(ALGORITHM) + 1 :].split(","):
+        name, _, text = part.strip().partition("=")
+        if name in _AUTH_NAMES and text.strip():
+            parts[name] = text.split()[0]
     credential = parts.get("Credential", "").split("/")
     if len(credential) != 5 or credential[4] != "aws4_request" or "SignedHeaders" not in parts or "Signature" not in parts:
         raise AuthFailed(

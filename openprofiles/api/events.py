@@ -10,7 +10,6 @@ docs/flows.md ("Event triggers") documents it.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 import anyio.to_thread
@@ -19,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openprofiles.api.auth import parse_authorization
-from openprofiles.api.dispatch import MAX_BODY, ApiApp
+from openprofiles.api.dispatch import MAX_BODY, ApiApp, new_request_id
 from openprofiles.api.errors import ApiError, AuthFailed
 from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.context import RequestContext
@@ -67,7 +66,7 @@ class FlowEventsEndpoint:
     def handle(self, method: str, raw_path: str, raw_query: str, headers: list[tuple[str, str]], body: bytes,
                too_large: bool, name: str) -> tuple[int, dict[str, Any], str | None, str]:
         """(status, JSON body, error code or None, request id); never raises."""
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             if too_large:
                 raise ApiError("ValidationException", f"The request body is larger than {MAX_BODY // 2**20} MiB", 413)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from openprofiles.api.spec import Operation, ServiceSpec, load_services
+
+#: Routes remembered by (service, method, raw path): clients call the same few paths again and again.
+_MEMO_SIZE = 4096
 
 
 class Router:
@@ -21,9 +25,20 @@ class Router:
             for ops in table.values():
                 ops.sort(key=lambda o: (-o.literal_segments, -o.uri.count("/"), o.uri))
             self._routes[name] = table
+        self._memo: dict[tuple[str, str, str], tuple[Operation, Mapping[str, str]] | None] = {}
 
-    def match(self, service: str, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
+    def match(self, service: str, method: str, raw_path: str) -> tuple[Operation, Mapping[str, str]] | None:
         """The operation of `service` at this method and path, with its decoded path labels."""
+        slot = (service, method, raw_path)
+        if slot in self._memo:
+            return self._memo[slot]
+        found = self._match(service, method, raw_path)
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[slot] = found
+        return found
+
+    def _match(self, service: str, method: str, raw_path: str) -> tuple[Operation, Mapping[str, str]] | None:
         for op in self._routes[service].get(method, ()):
             m = op.pattern.match(raw_path)
             if m:

@@ -1,8 +1,10 @@
-"""Bulk writes straight through the driver's executemany: the ingest hot path.
+"""Bulk reads and writes straight through the driver's cursor: the ingest hot path.
 
 SQLAlchemy's per-row parameter processing costs more than the database work for batches of
-tens of thousands of rows, so these helpers bind plain tuples themselves: timestamps in the form
-SQLAlchemy stores them on each dialect, everything else as is.
+tens of thousands of rows, and its per-statement result machinery more than a one-row write, so
+these helpers run on the driver's cursor of the connection (inside its transaction) and bind
+plain tuples themselves: timestamps in the form SQLAlchemy stores them on each dialect,
+everything else as is.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ def _bound(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any
     return out
 
 
+def _execute(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    cursor = conn.connection.cursor()
+    try:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
 def _marker(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
@@ -60,7 +73,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
     else:
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-    conn.exec_driver_sql(sql, _bound(conn, rows))
+    _execute(conn, sql, _bound(conn, rows))
 
 
 def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], where_columns: Sequence[str],
@@ -71,7 +84,7 @@ def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], wher
     mark = _marker(conn)
     sets = ", ".join(f"{c} = {mark}" for c in set_columns)
     where = " AND ".join(f"{c} = {mark}" for c in where_columns)
-    conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, rows))
+    _execute(conn, f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, rows))
 
 
 def marker(conn: Connection) -> str:
@@ -94,8 +107,13 @@ def select_in(conn: Connection, sql: str, fixed: Sequence[Any], values: Sequence
     """Run `sql` (with `{marks}` where the IN list goes) for `values` in slices; all rows."""
     mark = _marker(conn)
     rows: list[Any] = []
-    for start in range(0, len(values), 900):
-        part = list(values[start : start + 900])
-        text = sql.replace("?", mark).replace("{marks}", ", ".join([mark] * len(part)))
-        rows.extend(conn.exec_driver_sql(text, (*fixed, *part)).all())
+    cursor = conn.connection.cursor()
+    try:
+        for start in range(0, len(values), 900):
+            part = list(values[start : start + 900])
+            text = sql.replace("?", mark).replace("{marks}", ", ".join([mark] * len(part)))
+            cursor.execute(text, (*fixed, *part))
+            rows.extend(cursor.fetchall())
+    finally:
+        cursor.close()
     return rows

@@ -428,6 +428,8 @@ class _Batch:
 
     def _store_standard_objects(self, item: _Prepared, profile_id: str) -> None:
         """Create or update the asset, case or order the object's entity key identifies."""
+        if not item.entity_indexes:
+            return
         by_root: dict[str, dict[str, Any]] = {}
         for spec in self.otype.fields.values():
             if spec.target is None or spec.target.root == "_profile":

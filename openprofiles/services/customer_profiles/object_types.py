@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from openprofiles.services.customer_profiles.expressions import (
@@ -57,27 +58,27 @@ class KeySpec:
     identifiers: frozenset[str]
     field_names: tuple[str, ...]
 
-    @property
+    @cached_property
     def unique(self) -> bool:
         return "UNIQUE" in self.identifiers
 
-    @property
+    @cached_property
     def profile(self) -> bool:
         return "PROFILE" in self.identifiers
 
-    @property
+    @cached_property
     def secondary(self) -> bool:
         return "SECONDARY" in self.identifiers
 
-    @property
+    @cached_property
     def lookup_only(self) -> bool:
         return "LOOKUP_ONLY" in self.identifiers
 
-    @property
+    @cached_property
     def new_only(self) -> bool:
         return "NEW_ONLY" in self.identifiers
 
-    @property
+    @cached_property
     def entity(self) -> str | None:
         """The standard object this key identifies (`_asset`, `_case`, `_order`), if any."""
         return next((ENTITY_IDENTIFIERS[i] for i in self.identifiers if i in ENTITY_IDENTIFIERS), None)

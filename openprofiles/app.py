@@ -110,7 +110,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     tags.register("appflow", "connectorprofile", connector_profile_exists)
     reader = FastReader(db)
     domains = DomainService(store, envelope, reader)
-    object_types = ObjectTypeService(store, envelope)
+    object_types = ObjectTypeService(store, envelope, reader)
     flows = FlowService(store, domains, object_types)
     dead_letters = DeadLetterService(store, envelope, clock)
     ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)

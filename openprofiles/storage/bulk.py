@@ -45,6 +45,11 @@ def _bound(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any
     return out
 
 
+def execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
+    """One statement with these parameters, on the driver's cursor."""
+    _execute(conn, sql, [params])
+
+
 def _execute(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     cursor = conn.connection.cursor()
     try:
@@ -85,6 +90,15 @@ def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], wher
     sets = ", ".join(f"{c} = {mark}" for c in set_columns)
     where = " AND ".join(f"{c} = {mark}" for c in where_columns)
     _execute(conn, f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, rows))
+
+
+def delete_rows(conn: Connection, table: Table, where_columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """DELETE the rows whose `where_columns` equal each tuple's values."""
+    if not rows:
+        return
+    mark = _marker(conn)
+    where = " AND ".join(f"{c} = {mark}" for c in where_columns)
+    _execute(conn, f"DELETE FROM {table.name} WHERE {where}", _bound(conn, rows))
 
 
 def marker(conn: Connection) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
+from openprofiles.storage.bulk import execute
 from openprofiles.storage.tables import domains
 
 
@@ -119,7 +120,8 @@ def count_change(conn: Connection, domain_id: int, *, profiles: int = 0, objects
     ingest path calls it for every batch)."""
     if profiles or objects or size:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
+        execute(
+            conn,
             f"UPDATE domains SET profile_count = profile_count + {mark}, object_count = object_count + {mark}, "
             f"total_size = total_size + {mark} WHERE id = {mark}",
             (profiles, objects, size, domain_id),

@@ -91,6 +91,14 @@ class FastReadSession:
         row = self.cursor.fetchone()
         return (row[0], bool(row[1]), bytes(row[2])) if row else None
 
+    def object_type_version(self, domain_id: int, name: str) -> datetime | None:
+        """When an object type was last changed (its version), or None when it does not exist."""
+        m = self.marker
+        self.cursor.execute(f"SELECT last_updated_at FROM object_types WHERE domain_id = {m} AND name = {m}",
+                            (domain_id, name))
+        row = self.cursor.fetchone()
+        return _timestamp(row[0]) if row else None
+
     def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
                         limit: int) -> list[tuple[str, bytes, bytes]]:
         """(profile id, value index, sealed document) of the first profiles in id order (after `after`)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, delete, func, select
 
-from openprofiles.storage.bulk import insert_rows, optional_time, select_in, stored_time, update_rows
+from openprofiles.storage.bulk import delete_rows, insert_rows, optional_time, select_in, stored_time, update_rows
 from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_keys, profiles
@@ -139,20 +139,12 @@ class KeyIndexRepository:
         )
 
     def remove(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:
-        rows = [
-            {"k": e.key_name, "v": e.value_index, "p": e.profile_id, "s": e.source} for e in entries
-        ]
-        if rows:
-            self.conn.execute(
-                delete(profile_keys).where(
-                    profile_keys.c.domain_id == domain_id,
-                    profile_keys.c.key_name == bindparam("k"),
-                    profile_keys.c.value_index == bindparam("v"),
-                    profile_keys.c.profile_id == bindparam("p"),
-                    profile_keys.c.source == bindparam("s"),
-                ),
-                rows,
-            )
+        delete_rows(
+            self.conn,
+            profile_keys,
+            ("domain_id", "key_name", "value_index", "profile_id", "source"),
+            [(domain_id, e.key_name, e.value_index, e.profile_id, e.source) for e in sorted(set(entries))],
+        )
 
     def remove_values(self, domain_id: int, profile_id: str, key_name: str, indexes: Iterable[bytes]) -> int:
         """Remove these values of a key from a profile, whatever their source."""

@@ -71,6 +71,10 @@ class _Prepared:
     entity_indexes: dict[str, bytes] = field(default_factory=dict)
 
 
+#: Plans by id of the compiled object type they were made from (kept with it, so the id stays its own).
+_PLANS: dict[int, tuple[ObjectType, _Plan]] = {}
+
+
 @dataclass(frozen=True)
 class _Plan:
     """An object type compiled for the per-object loop: what to read, how to normalise, what to index."""
@@ -85,6 +89,18 @@ class _Plan:
 
     @classmethod
     def of(cls, otype: ObjectType) -> _Plan:
+        """The plan of a compiled object type (made once per compiled type: they do not change)."""
+        found = _PLANS.get(id(otype))
+        if found is not None and found[0] is otype:
+            return found[1]
+        plan = cls._compile(otype)
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        _PLANS[id(otype)] = (otype, plan)
+        return plan
+
+    @classmethod
+    def _compile(cls, otype: ObjectType) -> _Plan:
         fields = tuple((f.name, f.source.evaluate, normalizer(f.content_type)) for f in otype.fields.values())
         keys = tuple(
             (key, tuple((n, index_former(otype.fields[n].content_type)) for n in key.field_names), key.unique, key.entity)

@@ -28,6 +28,7 @@ from openprofiles.services.customer_profiles.object_types import (
 from openprofiles.services.customer_profiles.profile_store import ProfileWriter
 from openprofiles.services.errors import NotFound
 from openprofiles.storage.domains import DomainRecord
+from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.object_types import ObjectTypeRecord
 from openprofiles.storage.store import Store, UnitOfWork
 
@@ -59,10 +60,11 @@ class StoredObjectType:
 
 
 class ObjectTypeService:
-    def __init__(self, store: Store, envelope: Envelope, *, max_keys: int = MAX_KEYS,
+    def __init__(self, store: Store, envelope: Envelope, reader: FastReader, *, max_keys: int = MAX_KEYS,
                  max_object_types: int = MAX_OBJECT_TYPES) -> None:
         self.store = store
         self.envelope = envelope
+        self.reader = reader
         self.max_keys = max_keys
         self.max_object_types = max_object_types
         self._compiled: dict[tuple[int, str], ObjectType] = {}
@@ -115,11 +117,20 @@ class ObjectTypeService:
         return StoredObjectType(self._compile(record), tags)
 
     def resolve(self, domain: DomainRecord, name: str) -> ObjectType:
-        """The object type to ingest with: the domain's definition, else the template of that name."""
-        with self.store.read() as uow:
-            record = uow.object_types.get(domain.id, name)
-        if record is not None:
-            return self._compile(record)
+        """The object type to ingest with: the domain's definition, else the template of that name.
+
+        Only the stored version is read when this process has compiled that version already."""
+        with self.reader.session(statements=1) as session:
+            version = session.object_type_version(domain.id, name)
+        if version is not None:
+            with self._lock:
+                cached = self._compiled.get((domain.id, name))
+            if cached is not None and cached.last_updated_at == version:
+                return cached
+            with self.store.read() as uow:
+                record = uow.object_types.get(domain.id, name)
+            if record is not None:
+                return self._compile(record)
         implicit = template_object_type(name)
         if implicit is None:
             raise NotFound(f"Object type {name} does not exist in domain {domain.name}")

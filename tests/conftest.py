@@ -71,7 +71,8 @@ def live_server(request: pytest.FixtureRequest, data_dir: Path, env: Mapping[str
     with pytest.MonkeyPatch.context() as patch:
         for name, value in (env or {}).items():
             patch.setenv(name, value)
-        server = Server(data_dir, database_url_for(backend, request))
+        # The scheduler ticks every second (10 s by default): scheduled runs fire soon after their start.
+        server = Server(data_dir, database_url_for(backend, request), args=("--scheduler-interval", "1"))
         creds = server.create_key()
         server.start()
     try:

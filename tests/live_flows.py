@@ -1,8 +1,8 @@
 """AppFlow on a live server, through boto3 as a user drives it: connector profiles, entity field types,
 a Customer Profiles domain and object type, flows into it, on-demand runs and scheduled incremental runs.
 
-A Scheduled flow first runs at its scheduleStartTime (at the server scheduler's next tick, every 10 s
-by default), then every minute. `ScheduledFlow` starts a one-minute incremental schedule a few seconds
+A Scheduled flow first runs at its scheduleStartTime (at the server scheduler's next tick, every
+second on the test servers), then every minute. `ScheduledFlow` starts a one-minute incremental schedule a few seconds
 ahead, and for each later run UpdateFlow gives it a fresh start time: the flow fires again within
 seconds and keeps its incremental high-water mark, so a test sees the incremental run without waiting
 for the schedule's period.

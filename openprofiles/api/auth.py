@@ -113,8 +113,7 @@ def _canonical_headers(headers: Sequence[tuple[str, str]], signed: Sequence[str]
     for name, value in headers:
         name = name.lower()
         if name in wanted:
-            value = value.strip()
-            values.setdefault(name, []).append(_SPACES.sub(" ", value) if "  " in value or "\t" in value else value)
+            values.setdefault(name, []).append(_SPACES.sub(" ", value.strip()))
     lines = []
     for name in signed:
         if name not in values:

@@ -9,20 +9,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from openprofiles.storage.bulk import stored_time
 from openprofiles.storage.database import Database
 from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import DomainCounts, DomainRecord
-
-
-def _timestamp(value: datetime | str) -> datetime:
-    """A stored timestamp as an aware UTC datetime (SQLite hands back SQLAlchemy's text form)."""
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class FastReadSession:
@@ -72,7 +67,7 @@ class FastReadSession:
         record = DomainRecord(
             id=row[0], account_id=row[1], region=row[2], name=row[3], default_expiration_days=row[4],
             default_encryption_key=row[5], dead_letter_queue_url=row[6], settings=orjson.loads(row[7] or "{}"),
-            created_at=_timestamp(row[8]), last_updated_at=_timestamp(row[9]),
+            created_at=stored_time(row[8]), last_updated_at=stored_time(row[9]),
         )
         return record, DomainCounts(profiles=int(row[10]), objects=int(row[11]), total_size=int(row[12]))
 
@@ -97,7 +92,7 @@ class FastReadSession:
         self.cursor.execute(f"SELECT last_updated_at FROM object_types WHERE domain_id = {m} AND name = {m}",
                             (domain_id, name))
         row = self.cursor.fetchone()
-        return _timestamp(row[0]) if row else None
+        return stored_time(row[0]) if row else None
 
     def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
                         limit: int) -> list[tuple[str, bytes, bytes]]:
@@ -136,7 +131,7 @@ class FastReadSession:
         else:
             sql = (f"SELECT k.profile_id, p.document FROM (SELECT DISTINCT k.profile_id FROM profile_keys k "
                    f"WHERE {where}ORDER BY k.profile_id LIMIT {m}) k "
-                   "JOIN profiles p ON p.domain_id = %s AND p.profile_id = k.profile_id ORDER BY k.profile_id")
+                   f"JOIN profiles p ON p.domain_id = {m} AND p.profile_id = k.profile_id ORDER BY k.profile_id")
         params = (domain_id, key_name, index, *([after] if after is not None else []), limit)
         self.cursor.execute(sql, params if self.sqlite else (*params, domain_id))
         return [(pid, index, bytes(document)) for pid, document in self.cursor.fetchall()]

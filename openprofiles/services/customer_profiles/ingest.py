@@ -277,9 +277,11 @@ class _Batch:
         self.cipher = cipher
         self.now = now
         self.performed_by = performed_by
+        self.index: dict[tuple[str, bytes], set[str]] = {}
+        index = self.index  # the lambda holds the dict, not the batch: no cycle for the collector to break
         self.writer = ProfileWriter(
             uow, domain, cipher, now,
-            indexed=lambda e: e.profile_id in self.index.get((e.key_name, e.value_index), ()),
+            indexed=lambda e: e.profile_id in index.get((e.key_name, e.value_index), ()),
         )
         days = otype.expiration_days or domain.default_expiration_days or DEFAULT_EXPIRATION_DAYS
         self.expires_at = now + timedelta(days=days)
@@ -287,7 +289,6 @@ class _Batch:
         # that key wraps when it is a KMS key ARN (free text: the local keyring).
         self.payload_scope = object_type_scope(domain.id, otype.name) if otype.encryption_key else None
         self.payload_key_ref = otype.encryption_key
-        self.index: dict[tuple[str, bytes], set[str]] = {}
         self.stored_keys: set[KeyEntry] = set()  # entries known to be in the index already
         self.objects: dict[bytes, ObjectRow] = {}
         self.entities: dict[str, dict[bytes, ObjectRow]] = {}

@@ -13,36 +13,34 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Column, Connection, DateTime, Table, TypeDecorator
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def _bound(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-    """Rows with timestamps in SQLAlchemy's SQLite storage form (PostgreSQL takes datetimes)."""
+def _bound(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """Rows with their timestamp columns in SQLAlchemy's SQLite storage form (PostgreSQL takes
+    datetimes as they are). Converted a column at a time: a batch has few distinct timestamps."""
     if conn.dialect.name != "sqlite" or not rows:
-        return [tuple(row) for row in rows]
-    positions = [i for i, v in enumerate(rows[0]) if isinstance(v, datetime)]
-    positions += [i for row in rows[1:2] for i, v in enumerate(row) if isinstance(v, datetime) and i not in positions]
+        return rows
+    positions = [i for i, name in enumerate(columns) if _is_time(table.c[name])]
     if not positions:
-        return [tuple(row) for row in rows]
-    memo: dict[datetime, str] = {}
+        return rows
+    transposed: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for i in positions:
+        column = transposed[i]
+        forms = {value: _sqlite_time(value) for value in set(column)}
+        transposed[i] = list(map(forms.__getitem__, column))
+    return list(zip(*transposed, strict=True))
 
-    def text(value: Any) -> Any:
-        if not isinstance(value, datetime):
-            return value
-        found = memo.get(value)
-        if found is None:
-            found = memo[value] = value.astimezone(UTC).strftime(_SQLITE_TIME)
-        return found
 
-    out: list[Sequence[Any]] = []
-    for row in rows:
-        values = list(row)
-        for i in positions:
-            values[i] = text(values[i])
-        out.append(tuple(values))
-    return out
+def _is_time(column: Column[Any]) -> bool:
+    kind = column.type
+    return isinstance(kind, DateTime) or (isinstance(kind, TypeDecorator) and isinstance(kind.impl, DateTime))
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).strftime(_SQLITE_TIME)
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
@@ -78,7 +76,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
     else:
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-    _execute(conn, sql, _bound(conn, rows))
+    _execute(conn, sql, _bound(conn, table, columns, rows))
 
 
 def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], where_columns: Sequence[str],
@@ -89,7 +87,7 @@ def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], wher
     mark = _marker(conn)
     sets = ", ".join(f"{c} = {mark}" for c in set_columns)
     where = " AND ".join(f"{c} = {mark}" for c in where_columns)
-    _execute(conn, f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, rows))
+    _execute(conn, f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, table, [*set_columns, *where_columns], rows))
 
 
 def delete_rows(conn: Connection, table: Table, where_columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -98,7 +96,7 @@ def delete_rows(conn: Connection, table: Table, where_columns: Sequence[str], ro
         return
     mark = _marker(conn)
     where = " AND ".join(f"{c} = {mark}" for c in where_columns)
-    _execute(conn, f"DELETE FROM {table.name} WHERE {where}", _bound(conn, rows))
+    _execute(conn, f"DELETE FROM {table.name} WHERE {where}", _bound(conn, table, where_columns, rows))
 
 
 def marker(conn: Connection) -> str:

@@ -10,7 +10,7 @@ offer for a field, so that when a type is deleted the field falls back to the be
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +119,27 @@ class ProfileDocument:
         self._put(path, value)
         self.sources[path] = source
         return True
+
+    def set_all_from_object(self, values: Iterable[tuple[str, str]], source: Source) -> None:
+        """`set_from_object` for each (path, value) of one object; a field no other type has
+        offered and no hand set takes the value straight away (the common case, kept short)."""
+        sources, offers, manual, fields = self.sources, self.offers, self.manual, self.fields
+        for path, value in values:
+            current = sources.get(path)
+            if path in offers or path in manual or (current is not None and current.object_type != source.object_type):
+                self.set_from_object(path, value, source)
+                continue
+            if current is not None and not source.outranks(current) and self.get(path) is not None:
+                continue
+            head, dot, tail = path.partition(".")
+            if dot:
+                inner = fields.get(head)
+                if inner is None:
+                    inner = fields[head] = {}
+                inner[tail] = value
+            else:
+                fields[head] = value
+            sources[path] = source
 
     def clear_source(self, object_type: str) -> bool:
         """Remove the values that came only from this object type; whether anything changed.

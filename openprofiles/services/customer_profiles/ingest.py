@@ -372,6 +372,7 @@ class _Batch:
         source = Source(self.otype.name, self.otype.source_priority, item.timestamp.timestamp() if item.timestamp else None)
         values = item.values
         targeted = bool(self.plan.profile_targets)
+        offered: list[tuple[str, str]] = []
         for name, path, accepted in self.plan.profile_targets:
             value = values.get(name)
             if value is None:
@@ -382,7 +383,8 @@ class _Batch:
                     value = upper
                 else:
                     path += "String"  # Gender -> GenderString, PartyType -> PartyTypeString
-            document.set_from_object(path, value, source)
+            offered.append((path, value))
+        document.set_all_from_object(offered, source)
         if created and not targeted:
             # An inferred profile: e-mail and phone fields fill the standard profile even untargeted.
             for spec in self.otype.fields.values():

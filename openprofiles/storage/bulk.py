@@ -64,12 +64,14 @@ def _marker(conn: Connection) -> str:
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                *, ignore_duplicates: bool = False) -> None:
-    """INSERT many rows given as tuples in `columns` order; optionally skip unique conflicts."""
+                *, ignore_duplicates: bool = False, domain_id: int | None = None) -> None:
+    """INSERT many rows given as tuples in `columns` order; optionally skip unique conflicts.
+    With `domain_id`, every row goes to that domain (written into the statement, not each row)."""
     if not rows:
         return
-    marks = ", ".join(_marker(conn) for _ in columns)
-    names = ", ".join(columns)
+    names, marks = ", ".join(columns), ", ".join(_marker(conn) for _ in columns)
+    if domain_id is not None:
+        names, marks = f"domain_id, {names}", f"{int(domain_id)}, {marks}"
     if ignore_duplicates and conn.dialect.name == "sqlite":
         sql = f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES ({marks})"
     elif ignore_duplicates:
@@ -90,12 +92,15 @@ def update_rows(conn: Connection, table: Table, set_columns: Sequence[str], wher
     _execute(conn, f"UPDATE {table.name} SET {sets} WHERE {where}", _bound(conn, table, [*set_columns, *where_columns], rows))
 
 
-def delete_rows(conn: Connection, table: Table, where_columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """DELETE the rows whose `where_columns` equal each tuple's values."""
+def delete_rows(conn: Connection, table: Table, where_columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                *, domain_id: int | None = None) -> None:
+    """DELETE the rows whose `where_columns` equal each tuple's values (within `domain_id`)."""
     if not rows:
         return
     mark = _marker(conn)
     where = " AND ".join(f"{c} = {mark}" for c in where_columns)
+    if domain_id is not None:
+        where = f"domain_id = {int(domain_id)} AND {where}"
     _execute(conn, f"DELETE FROM {table.name} WHERE {where}", _bound(conn, table, where_columns, rows))
 
 

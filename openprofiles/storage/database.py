@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,7 +44,22 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'openprofiles.db'}"
 
 
+def _null(_value: None) -> None:
+    return None
+
+
+def _register_sqlite_adapters() -> None:
+    """Bind bytes and None without the adapter search. For a parameter that is not an int, float,
+    str or bytearray, Python's sqlite3 looks for an adapter, and a miss raises and clears an
+    AttributeError on the way (~0.6 us per value; ingestion binds about a dozen per object). An
+    identity adapter is found at the first step. Bound values are unchanged."""
+    sqlite3.register_adapter(bytes, bytes)  # bytes(b) is b itself
+    sqlite3.register_adapter(type(None), _null)
+
+
 def _sqlite_setup(engine: Engine) -> None:
+    _register_sqlite_adapters()
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -13,8 +12,9 @@ from openprofiles.storage.bulk import insert_rows
 from openprofiles.storage.tables import profile_history
 
 
-@dataclass(frozen=True)
-class HistoryRow:
+class HistoryRow(NamedTuple):
+    """One history record; its fields up to `created_at` are the columns a new record inserts."""
+
     record_id: str
     profile_id: str
     object_type_name: str
@@ -24,6 +24,9 @@ class HistoryRow:
     content: bytes | None
     created_at: datetime
     id: int = 0
+
+
+_INSERTED = HistoryRow._fields[: HistoryRow._fields.index("created_at") + 1]
 
 
 def _row(row: Any) -> HistoryRow:
@@ -48,10 +51,9 @@ class HistoryRepository:
         insert_rows(
             self.conn,
             profile_history,
-            ("domain_id", "record_id", "profile_id", "object_type_name", "action_type", "performed_by",
-             "profile_object_unique_key", "content", "created_at"),
-            [(domain_id, r.record_id, r.profile_id, r.object_type_name, r.action_type, r.performed_by,
-              r.profile_object_unique_key, r.content, r.created_at) for r in rows],
+            _INSERTED,
+            [r[: len(_INSERTED)] for r in rows],
+            domain_id=domain_id,
         )
 
     def for_profile(

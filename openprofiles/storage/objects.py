@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
@@ -30,8 +30,9 @@ class ObjectRow:
     expires_at: datetime | None
 
 
-@dataclass(frozen=True)
-class NewObject:
+class NewObject(NamedTuple):
+    """An object to insert (or to replace a stored one with)."""
+
     profile_id: str
     object_type_name: str
     object_key: str

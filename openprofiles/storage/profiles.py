@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -15,8 +14,9 @@ from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_keys, profiles
 
 
-@dataclass(frozen=True)
-class ProfileRow:
+class ProfileRow(NamedTuple):
+    """A stored profile; its fields are the columns of `profiles` besides the domain and row id."""
+
     profile_id: str
     document: bytes
     created_at: datetime
@@ -25,7 +25,8 @@ class ProfileRow:
 
 
 class KeyEntry(NamedTuple):
-    """One key index entry (a tuple: ingestion makes millions of them)."""
+    """One key index entry (a tuple: ingestion makes millions of them; its fields are the
+    columns of `profile_keys` besides the domain, so it binds as a row as it is)."""
 
     key_name: str
     value_index: bytes
@@ -57,8 +58,9 @@ class ProfileRepository:
         insert_rows(
             self.conn,
             profiles,
-            ("domain_id", "profile_id", "document", "created_at", "last_updated_at", "expires_at"),
-            [(domain_id, r.profile_id, r.document, r.created_at, r.last_updated_at, r.expires_at) for r in rows],
+            ProfileRow._fields,
+            rows,
+            domain_id=domain_id,
         )
         count_change(self.conn, domain_id, profiles=len(rows))
 
@@ -132,19 +134,15 @@ class KeyIndexRepository:
         insert_rows(
             self.conn,
             profile_keys,
-            ("domain_id", "key_name", "value_index", "profile_id", "source"),
+            KeyEntry._fields,
             # In primary-key order: each index page is then visited once, not once per entry.
-            [(domain_id, e.key_name, e.value_index, e.profile_id, e.source) for e in sorted(set(entries))],
+            sorted(set(entries)),
             ignore_duplicates=True,
+            domain_id=domain_id,
         )
 
     def remove(self, domain_id: int, entries: Iterable[KeyEntry]) -> None:
-        delete_rows(
-            self.conn,
-            profile_keys,
-            ("domain_id", "key_name", "value_index", "profile_id", "source"),
-            [(domain_id, e.key_name, e.value_index, e.profile_id, e.source) for e in sorted(set(entries))],
-        )
+        delete_rows(self.conn, profile_keys, KeyEntry._fields, sorted(set(entries)), domain_id=domain_id)
 
     def remove_values(self, domain_id: int, profile_id: str, key_name: str, indexes: Iterable[bytes]) -> int:
         """Remove these values of a key from a profile, whatever their source."""

@@ -17,6 +17,8 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from openprofiles.storage.checkpoints import LOG_SIZE_LIMIT, SAFETY_NET_PAGES, WalCheckpointer
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,7 +67,8 @@ def _sqlite_setup(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
-                       f"cache_size=-{SQLITE_CACHE_KIB}"):
+                       f"cache_size=-{SQLITE_CACHE_KIB}", f"wal_autocheckpoint={SAFETY_NET_PAGES}",
+                       f"journal_size_limit={LOG_SIZE_LIMIT}"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -82,9 +85,11 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
+        self.checkpoints: WalCheckpointer | None = None
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                self.checkpoints = WalCheckpointer(parsed.database)
             self.engine = create_engine(self.url, pool_size=8, max_overflow=8)
             _sqlite_setup(self.engine)
         else:
@@ -93,8 +98,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (on SQLite taken with BEGIN IMMEDIATE, so writers queue)."""
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            yield conn
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+            with conn.begin():
+                yield conn
+            if self.checkpoints is not None:
+                self.checkpoints.written()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -146,3 +154,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.checkpoints is not None:
+            self.checkpoints.close()

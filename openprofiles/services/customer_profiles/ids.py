@@ -9,9 +9,9 @@ several processes apart; it is not a secret (every API call is authenticated).
 
 from __future__ import annotations
 
-import random
 import threading
-import time
+from random import getrandbits
+from time import time_ns
 
 _lock = threading.Lock()
 _last = 0
@@ -20,8 +20,7 @@ _last = 0
 def new_id() -> str:
     """A fresh id: later calls in this process give larger ids."""
     global _last
+    stamp = time_ns() // 1_000_000 << 16  # milliseconds, then a 16-bit sequence
     with _lock:
-        stamp = (time.time_ns() // 1_000_000) << 16  # milliseconds, then a 16-bit sequence
-        _last = stamp if stamp > _last else _last + 1
-        ordered = _last
-    return f"{ordered:016x}{random.getrandbits(64):016x}"
+        _last = ordered = stamp if stamp > _last else _last + 1
+    return (ordered << 64 | getrandbits(64)).to_bytes(16, "big").hex()

@@ -347,17 +347,19 @@ class _Batch:
         self._apply_targets(document, item, created)
         self.writer.changed(profile_id, self.expires_at)
         self.touched_profiles.add(profile_id)
+        stored_keys, key_index, type_name = self.stored_keys, self.index, otype.name
         entries = []
         for key, index in item.keys:
             if key.lookup_only or (key.new_only and not created):
                 continue
-            entry = KeyEntry(key.name, index, profile_id, otype.name)
-            if entry not in self.stored_keys:
+            name = key.name
+            entry = KeyEntry(name, index, profile_id, type_name)
+            if entry not in stored_keys:
                 entries.append(entry)
-                self.stored_keys.add(entry)
-            found = self.index.get((key.name, index))
+                stored_keys.add(entry)
+            found = key_index.get((name, index))
             if found is None:
-                self.index[(key.name, index)] = {profile_id}
+                key_index[(name, index)] = {profile_id}
             else:
                 found.add(profile_id)
         self.writer.add_keys(entries)

@@ -179,11 +179,21 @@ class ProfileDocument:
         return orjson.dumps({"ProfileId": self.profile_id, **self.fields})
 
     def to_bytes(self) -> bytes:
+        """The stored form. Sources are grouped ("g": [object type, priority, timestamp, paths]):
+        one object usually fills many fields, and each would otherwise repeat its source."""
+        groups: dict[tuple[str, int | None, float | None], list[str]] = {}
+        for path, source in self.sources.items():
+            key = (source.object_type, source.priority, source.timestamp)
+            paths = groups.get(key)
+            if paths is None:
+                groups[key] = [path]
+            else:
+                paths.append(path)
         return orjson.dumps(
             {
                 "f": self.fields,
                 "m": sorted(self.manual),
-                "s": {p: [s.object_type, s.priority, s.timestamp] for p, s in self.sources.items()},
+                "g": [[*key, paths] for key, paths in groups.items()],
                 "o": {p: [[v, s.object_type, s.priority, s.timestamp] for v, s in o.values()]
                       for p, o in self.offers.items()},
             }
@@ -202,6 +212,18 @@ class ProfileDocument:
             profile_id=profile_id,
             fields=raw["f"],
             manual=set(raw["m"]),
-            sources={p: Source(*s) for p, s in raw["s"].items()},
+            sources=_sources(raw),
             offers={p: {o[1]: (o[0], Source(*o[1:])) for o in offers} for p, offers in raw.get("o", {}).items()},
         )
+
+
+def _sources(raw: Mapping[str, Any]) -> dict[str, Source]:
+    """Field sources of a stored document: grouped ("g"), or one per path ("s", as written before)."""
+    if "s" in raw:
+        return {path: Source(*source) for path, source in raw["s"].items()}
+    sources: dict[str, Source] = {}
+    for object_type, priority, timestamp, paths in raw["g"]:
+        source = Source(object_type, priority, timestamp)
+        for path in paths:
+            sources[path] = source
+    return sources

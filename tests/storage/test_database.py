@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -67,3 +71,27 @@ def test_postgres_urls_use_psycopg() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_checkpoints_run_after_writes_on_their_own_thread(tmp_path: Path) -> None:
+    """A commit only appends to the write-ahead log; the checkpoint thread copies it into the
+    file soon after (writers alone would wait for 100,000 pages)."""
+    path = tmp_path / "db.sqlite"
+    db = Database(f"sqlite:///{path}")
+    assert db.checkpoints is not None
+    with db.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (b BLOB)")
+    with db.write() as conn:
+        conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
+            "INSERT INTO t VALUES (?)", [(os.urandom(1000),) for _ in range(2000)]
+        )
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < 2_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= 2_000_000, "the log was not checkpointed into the database file"
+    thread = db.checkpoints._thread
+    db.dispose()
+    assert not thread.is_alive()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM t").fetchone() == (2000,)
+    check.close()

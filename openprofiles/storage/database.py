@@ -42,8 +42,9 @@ def normalise_url(url: str) -> str:
 SQLITE_CACHE_KIB = 65536
 #: Page cache of a connection once it has written: a batch inserts into every index at random
 #: places, and past ~64 MiB of indexes each insert read its page from the file again (at 400k
-#: profiles a batch's statements took ~60% longer than at 50k; with this cache, ~10%). The pool
-#: hands out the most recently used connection first, so writes keep to one or two connections.
+#: profiles a batch's statements took ~60% longer than at 50k; with this cache ~10%; the
+#: indexes of a million ingested objects take ~1 GiB). The pool hands out the most recently used
+#: connection first, so writes keep to one or two connections.
 SQLITE_WRITE_CACHE_KIB = 393216
 
 

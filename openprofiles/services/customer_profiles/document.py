@@ -123,7 +123,7 @@ class ProfileDocument:
     def set_all_from_object(self, values: Iterable[tuple[str, str]], source: Source) -> None:
         """`set_from_object` for each (path, value) of one object; a field no other type has
         offered and no hand set takes the value straight away (the common case, kept short)."""
-        sources, offers, manual, fields = self.sources, self.offers, self.manual, self.fields
+        sources, offers, manual = self.sources, self.offers, self.manual
         for path, value in values:
             current = sources.get(path)
             if path in offers or path in manual or (current is not None and current.object_type != source.object_type):
@@ -131,14 +131,7 @@ class ProfileDocument:
                 continue
             if current is not None and not source.outranks(current) and self.get(path) is not None:
                 continue
-            head, dot, tail = path.partition(".")
-            if dot:
-                inner = fields.get(head)
-                if inner is None:
-                    inner = fields[head] = {}
-                inner[tail] = value
-            else:
-                fields[head] = value
+            self._put(path, value)
             sources[path] = source
 
     def clear_source(self, object_type: str) -> bool:

@@ -11,7 +11,7 @@ associated data binds it to its place (e.g. the access key id it belongs to).
 
 from __future__ import annotations
 
-import secrets
+import os
 import struct
 import threading
 from typing import Protocol
@@ -139,7 +139,7 @@ class Envelope:
 
     def seal(self, scope: str, plaintext: bytes, aad: bytes = b"", key_ref: str | None = None) -> bytes:
         key_id, aead = self._current(scope, key_ref)
-        nonce = secrets.token_bytes(12)
+        nonce = os.urandom(12)
         return _HEADER.pack(_VERSION, key_id) + nonce + aead.encrypt(nonce, plaintext, aad)
 
     def open(self, sealed: bytes, aad: bytes = b"") -> bytes:

@@ -14,8 +14,7 @@ scope's key as configured (see docs/encryption.md).
 
 from __future__ import annotations
 
-import hmac
-
+from openprofiles.crypto.blind_index import HmacSha256
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.kms import kms_key_ref
 
@@ -44,7 +43,7 @@ class DomainCipher:
         self.domain_id = domain_id
         self.scope = domain_scope(domain_id)
         self.key_ref = kms_key_ref(key_ref)
-        self._index_key = envelope.index_key(self.scope, self.key_ref)
+        self._index_mac = HmacSha256(envelope.index_key(self.scope, self.key_ref))
         self._indexes: dict[str, bytes] = {}
 
     def index(self, value: str) -> bytes:
@@ -53,7 +52,7 @@ class DomainCipher:
         if found is None:
             if len(self._indexes) >= _INDEX_CACHE:
                 self._indexes.clear()
-            found = self._indexes[value] = hmac.digest(self._index_key, value.encode(), "sha256")[:INDEX_BYTES]
+            found = self._indexes[value] = self._index_mac.digest(value.encode())[:INDEX_BYTES]
         return found
 
     def seal(self, plaintext: bytes, aad: bytes, scope: str | None = None, key_ref: str | None = None) -> bytes:

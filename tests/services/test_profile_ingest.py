@@ -206,6 +206,12 @@ def test_unique_key_reingest_replaces_the_object(cp: Any, unique: str) -> None:
     (item,) = _objects(cp, domain, profile_id, "Contact")
     assert json.loads(item["Object"]) == {"id": "7", "first": "Newer"}
     assert cp.get_domain(DomainName=domain)["Stats"]["ObjectCount"] == 1
+    # The UNIQUE key still finds the profile, once; after DeleteProfileKey a re-ingest restores it.
+    assert _ids(cp, domain, "contactId", "7") == [profile_id]
+    cp.delete_profile_key(DomainName=domain, ProfileId=profile_id, KeyName="contactId", Values=["7"])
+    assert _ids(cp, domain, "contactId", "7") == []
+    _put(cp, domain, "Contact", {"id": "7", "first": "Again"})
+    assert _ids(cp, domain, "contactId", "7") == [profile_id]
 
 
 def test_lookup_only_key_matches_but_is_not_persisted(cp: Any, unique: str) -> None:

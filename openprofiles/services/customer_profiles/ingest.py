@@ -301,7 +301,9 @@ class _Batch:
         wanted: dict[str, set[bytes]] = {}
         for item in items:
             for key, index in item.keys:
-                if not key.lookup_only or key.profile:
+                # A UNIQUE key finds no profile: its entry is written with INSERT OR IGNORE
+                # without a lookup first (a new object, the common case, has none stored).
+                if key.profile or not (key.lookup_only or key.unique):
                     wanted.setdefault(key.name, set()).add(index)
         for name, indexes in wanted.items():
             for index, pid, source in self.uow.keys.lookup(self.domain.id, name, indexes):

@@ -90,30 +90,31 @@ def main() -> None:
 
     records, persons = raw.reference.records(args.records)
     print(f"{args.records:,} records, {persons:,} distinct persons")
-    workdir = Path(tempfile.mkdtemp(prefix="openprofiles-bench-"))
-    source = workdir / "source" / "customers.jsonl"
-    source.parent.mkdir()
-    with source.open("w") as handle:
-        for record in records:
-            handle.write(record + "\n")
-    os.environ.pop("OPENPROFILES_MASTER_KEY", None)
+    with tempfile.TemporaryDirectory(prefix="openprofiles-bench-") as tmp:  # removed afterwards: GBs at 1M
+        workdir = Path(tmp)
+        source = workdir / "source" / "customers.jsonl"
+        source.parent.mkdir()
+        with source.open("w") as handle:
+            for record in records:
+                handle.write(record + "\n")
+        os.environ.pop("OPENPROFILES_MASTER_KEY", None)
 
-    marks = raw.run_ours(records, args.database_url, workdir / "raw", args.batch)
-    raw_rate = marks[-1][0] / marks[-1][1]
-    print(f"raw ingest:     {raw_rate:,.0f} records/s (IngestService.ingest, batches of {args.batch:,})")
-    del records, marks
+        marks = raw.run_ours(records, args.database_url, workdir / "raw", args.batch)
+        raw_rate = marks[-1][0] / marks[-1][1]
+        print(f"raw ingest:     {raw_rate:,.0f} records/s (IngestService.ingest, batches of {args.batch:,})")
+        del records, marks
 
-    raw.reset_peak()
-    baseline = raw._status_mib("VmRSS")
-    processed, elapsed = run_flow(source, args.database_url, workdir / "flow", args.batch)
-    peak = raw._status_mib("VmHWM")
-    if processed != args.records:
-        raise SystemExit(f"the flow processed {processed:,} records, not {args.records:,}")
-    rate = processed / elapsed
-    print(f"flow run:       {rate:,.0f} records/s (Files connector, 6 tasks, pages of {args.batch:,})")
-    print(f"  ratio to the raw ingest: {rate / raw_rate:.2f}x (target >= 0.7x)")
-    print(f"  peak memory during the flow run: {peak:,.0f} MiB, of which {baseline:,.0f} MiB were the process "
-          f"before it; the run itself added {peak - baseline:,.0f} MiB")
+        raw.reset_peak()
+        baseline = raw._status_mib("VmRSS")
+        processed, elapsed = run_flow(source, args.database_url, workdir / "flow", args.batch)
+        peak = raw._status_mib("VmHWM")
+        if processed != args.records:
+            raise SystemExit(f"the flow processed {processed:,} records, not {args.records:,}")
+        rate = processed / elapsed
+        print(f"flow run:       {rate:,.0f} records/s (Files connector, 6 tasks, pages of {args.batch:,})")
+        print(f"  ratio to the raw ingest: {rate / raw_rate:.2f}x (target >= 0.7x)")
+        print(f"  peak memory during the flow run: {peak:,.0f} MiB, of which {baseline:,.0f} MiB were the process "
+              f"before it; the run itself added {peak - baseline:,.0f} MiB")
 
 
 if __name__ == "__main__":

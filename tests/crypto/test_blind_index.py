@@ -1,4 +1,4 @@
-"""The prepared-pad HMAC gives exactly what the standard library's HMAC-SHA256 gives."""
+"""The once-keyed HMAC gives exactly what hmac.digest gives."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ class FastReadSession:
         self.cursor = cursor
         self.sqlite = sqlite
         self.marker = "?" if sqlite else "%s"
+        self._by_one = (_found_by_one_sql(sqlite, after=False), _found_by_one_sql(sqlite, after=True))
 
     def _marks(self, n: int) -> str:
         return ", ".join([self.marker] * n)
@@ -118,22 +119,10 @@ class FastReadSession:
 
     def _found_by_one(self, domain_id: int, key_name: str, index: bytes, after: str | None,
                       limit: int) -> list[tuple[str, bytes, bytes]]:
-        """`found_documents` for one value: its index entries are already in profile id order, so
-        the database reads only the first `limit` of them (a value shared by a million profiles
-        costs what a unique one does). A profile can have one entry per source of the value."""
-        m = self.marker
-        after_clause = f"AND k.profile_id > {m} " if after is not None else ""
-        where = f"k.domain_id = {m} AND k.key_name = {m} AND k.value_index = {m} {after_clause}"
-        if self.sqlite:  # SQLite groups in index order and reads a bare column of the group
-            sql = ("SELECT k.profile_id, p.document FROM profile_keys k JOIN profiles p "
-                   f"ON p.domain_id = k.domain_id AND p.profile_id = k.profile_id WHERE {where}"
-                   f"GROUP BY k.profile_id ORDER BY k.profile_id LIMIT {m}")
-        else:
-            sql = (f"SELECT k.profile_id, p.document FROM (SELECT DISTINCT k.profile_id FROM profile_keys k "
-                   f"WHERE {where}ORDER BY k.profile_id LIMIT {m}) k "
-                   f"JOIN profiles p ON p.domain_id = {m} AND p.profile_id = k.profile_id ORDER BY k.profile_id")
-        params = (domain_id, key_name, index, *([after] if after is not None else []), limit)
-        self.cursor.execute(sql, params if self.sqlite else (*params, domain_id))
+        """`found_documents` for one value (see `_found_by_one_sql`)."""
+        params: tuple[Any, ...] = (domain_id, key_name, index, limit) if after is None else (
+            domain_id, key_name, index, after, limit)
+        self.cursor.execute(self._by_one[after is not None], params if self.sqlite else (*params, domain_id))
         return [(pid, index, bytes(document)) for pid, document in self.cursor.fetchall()]
 
     def documents(self, domain_id: int, profile_ids: Sequence[str]) -> dict[str, bytes]:
@@ -147,6 +136,23 @@ class FastReadSession:
             )
             out.update((pid, bytes(document)) for pid, document in self.cursor.fetchall())
         return out
+
+
+def _found_by_one_sql(sqlite: bool, after: bool) -> str:
+    """The statement of `found_documents` for one value: its index entries are already in profile
+    id order, so the database reads only the first `limit` of them (a value shared by a million
+    profiles costs what a unique one does). A profile can have one entry per source of the value.
+    Parameters: domain id, key name, value index, [after,] limit, and on PostgreSQL the domain id."""
+    m = "?" if sqlite else "%s"
+    after_clause = f"AND k.profile_id > {m} " if after else ""
+    where = f"k.domain_id = {m} AND k.key_name = {m} AND k.value_index = {m} {after_clause}"
+    if sqlite:  # SQLite groups in index order and reads a bare column of the group
+        return ("SELECT k.profile_id, p.document FROM profile_keys k JOIN profiles p "
+                f"ON p.domain_id = k.domain_id AND p.profile_id = k.profile_id WHERE {where}"
+                f"GROUP BY k.profile_id ORDER BY k.profile_id LIMIT {m}")
+    return (f"SELECT k.profile_id, p.document FROM (SELECT DISTINCT k.profile_id FROM profile_keys k "
+            f"WHERE {where}ORDER BY k.profile_id LIMIT {m}) k "
+            f"JOIN profiles p ON p.domain_id = {m} AND p.profile_id = k.profile_id ORDER BY k.profile_id")
 
 
 #: Searches read the database through a memory map (as much of the file as SQLite allows): a
@@ -177,6 +183,14 @@ class FastReader:
             with self._lock:
                 self._kept.append(conn)
         return session
+
+    def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
+                        limit: int) -> list[tuple[str, bytes, bytes]]:
+        """`FastReadSession.found_documents` as a read of its own (one statement: one snapshot)."""
+        if self.db.dialect == "sqlite":
+            return self._sqlite_session().found_documents(domain_id, key_name, indexes, after, limit)
+        with self.session(statements=1) as session:
+            return session.found_documents(domain_id, key_name, indexes, after, limit)
 
     @contextmanager
     def session(self, statements: int = 2) -> Iterator[FastReadSession]:

@@ -108,8 +108,7 @@ class SearchService:
                     after: str | None, limit: int) -> list[Found]:
         """One key: the lookup and the documents in a single statement (the agent's common search)."""
         by_index = self._indexes(cipher, key, content_type)
-        with self.reader.session(statements=1) as session:
-            rows = session.found_documents(domain_id, key.name, list(by_index), after, limit)
+        rows = self.reader.found_documents(domain_id, key.name, list(by_index), after, limit)
         results: list[Found] = []
         values: set[str] = set()
         for i, (profile_id, index, sealed) in enumerate(rows):

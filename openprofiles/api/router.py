@@ -45,14 +45,6 @@ class Router:
                 return op, {k: unquote(v) for k, v in m.groupdict().items()}
         return None
 
-    def path_matches(self, method: str, raw_path: str) -> bool:
-        """Whether any service has an operation at this path with any method."""
-        for table in self._routes.values():
-            for ops in table.values():
-                if any(op.pattern.match(raw_path) for op in ops):
-                    return True
-        return False
-
     def service_for_path(self, method: str, raw_path: str) -> ServiceSpec | None:
         """The service for an unsigned request: the one whose route matches; on a tie, the
         one an ARN in the path names (`/tags/{resourceArn}` exists in both)."""

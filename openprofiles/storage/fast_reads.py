@@ -30,16 +30,36 @@ class FastReadSession:
     def _marks(self, n: int) -> str:
         return ", ".join([self.marker] * n)
 
-    def lookup(self, domain_id: int, key_name: str, indexes: Sequence[bytes]) -> list[tuple[bytes, str]]:
-        """(value index, profile id) of the key index entries for these values."""
+    def _found_by(self, unique_types: Sequence[str], n: int, after: bool) -> str:
+        """The SELECT of the (value index, profile id) pairs that `n` values of a key find: its key
+        index entries and, when it is the UNIQUE key of some object types (`unique_types`), their
+        objects whose value DeleteProfileKey has not removed. Parameters: `_found_by_params`."""
+        m, marks = self.marker, self._marks(n)
+        after_clause = f" AND profile_id > {m}" if after else ""
+        entries = (f"SELECT DISTINCT value_index, profile_id FROM profile_keys WHERE domain_id = {m} "
+                   f"AND key_name = {m} AND value_index IN ({marks}){after_clause}")
+        if not unique_types:
+            return entries
+        objects = (f"SELECT unique_index, profile_id FROM profile_objects WHERE domain_id = {m} "
+                   f"AND object_type_name IN ({self._marks(len(unique_types))}) AND unique_index IN ({marks}) "
+                   f"AND NOT unique_key_removed{after_clause}")
+        return f"{entries} UNION {objects}"
+
+    def _found_by_params(self, domain_id: int, key_name: str, unique_types: Sequence[str], part: Sequence[bytes],
+                         after: str | None) -> tuple[Any, ...]:
+        tail = (after,) if after is not None else ()
+        params: tuple[Any, ...] = (domain_id, key_name, *part, *tail)
+        if unique_types:
+            params += (domain_id, *unique_types, *part, *tail)
+        return params
+
+    def lookup(self, domain_id: int, key_name: str, indexes: Sequence[bytes],
+               unique_types: Sequence[str] = ()) -> list[tuple[bytes, str]]:
+        """(value index, profile id) of the profiles these values of a key find (see `_found_by`)."""
         out: list[tuple[bytes, str]] = []
-        for part in chunks(list(indexes)):
-            self.cursor.execute(
-                "SELECT DISTINCT value_index, profile_id FROM profile_keys "
-                f"WHERE domain_id = {self.marker} AND key_name = {self.marker} "
-                f"AND value_index IN ({self._marks(len(part))})",
-                (domain_id, key_name, *part),
-            )
+        for part in chunks(list(indexes), 400):
+            sql = self._found_by(unique_types, len(part), after=False)
+            self.cursor.execute(sql, self._found_by_params(domain_id, key_name, unique_types, part, None))
             out.extend((bytes(index), pid) for index, pid in self.cursor.fetchall())
         return out
 
@@ -96,23 +116,19 @@ class FastReadSession:
         return stored_time(row[0]) if row else None
 
     def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
-                        limit: int) -> list[tuple[str, bytes, bytes]]:
+                        limit: int, unique_types: Sequence[str] = ()) -> list[tuple[str, bytes, bytes]]:
         """(profile id, value index, sealed document) of the first profiles in id order (after `after`)
-        that these values of a key find, in one statement: at most `limit` profiles, each with every
-        value that found it."""
-        if len(indexes) == 1:
+        that these values of a key find (see `_found_by`), in one statement: at most `limit`
+        profiles, each with every value that found it."""
+        if len(indexes) == 1 and not unique_types:
             return self._found_by_one(domain_id, key_name, indexes[0], after, limit)
-        marks = self._marks(len(indexes))
-        after_clause = f"AND profile_id > {self.marker} " if after is not None else ""
+        found_by = self._found_by(unique_types, len(indexes), after is not None)
         self.cursor.execute(
-            "SELECT m.profile_id, m.value_index, p.document FROM "
-            "(SELECT DISTINCT value_index, profile_id FROM profile_keys "
-            f"WHERE domain_id = {self.marker} AND key_name = {self.marker} AND value_index IN ({marks}) "
-            f"{after_clause}) m "
+            f"SELECT m.profile_id, m.value_index, p.document FROM ({found_by}) m "
             f"JOIN profiles p ON p.domain_id = {self.marker} AND p.profile_id = m.profile_id "
             f"ORDER BY m.profile_id LIMIT {self.marker}",
             # A profile has one row per distinct value that finds it: this many rows hold `limit` profiles.
-            (domain_id, key_name, *indexes, *([after] if after is not None else []), domain_id,
+            (*self._found_by_params(domain_id, key_name, unique_types, indexes, after), domain_id,
              limit * len(indexes)),
         )
         return [(pid, bytes(index), bytes(document)) for pid, index, document in self.cursor.fetchall()]
@@ -185,12 +201,12 @@ class FastReader:
         return session
 
     def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
-                        limit: int) -> list[tuple[str, bytes, bytes]]:
+                        limit: int, unique_types: Sequence[str] = ()) -> list[tuple[str, bytes, bytes]]:
         """`FastReadSession.found_documents` as a read of its own (one statement: one snapshot)."""
         if self.db.dialect == "sqlite":
-            return self._sqlite_session().found_documents(domain_id, key_name, indexes, after, limit)
+            return self._sqlite_session().found_documents(domain_id, key_name, indexes, after, limit, unique_types)
         with self.session(statements=1) as session:
-            return session.found_documents(domain_id, key_name, indexes, after, limit)
+            return session.found_documents(domain_id, key_name, indexes, after, limit, unique_types)
 
     @contextmanager
     def session(self, statements: int = 2) -> Iterator[FastReadSession]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
 from openprofiles.storage.bulk import insert_rows, optional_time, select_in, stored_time, update_rows
 from openprofiles.storage.dialect import chunks
@@ -113,7 +113,8 @@ class ObjectRepository:
         count_change(self.conn, domain_id, objects=len(objects), size=sum(o.size for o in objects))
 
     def replace(self, domain_id: int, replacements: Sequence[tuple[int, NewObject]]) -> None:
-        """Replace stored objects wholesale (same UNIQUE key), keeping their key and creation time."""
+        """Replace stored objects wholesale (same UNIQUE key), keeping their key and creation time;
+        the UNIQUE key value finds the profile again (even if DeleteProfileKey had removed it)."""
         if not replacements:
             return
         old = self._sizes([object_id for object_id, _ in replacements])
@@ -122,11 +123,30 @@ class ObjectRepository:
         update_rows(
             self.conn,
             profile_objects,
-            ("profile_id", "payload", "size", "source_updated_at", "last_updated_at", "expires_at"),
+            ("profile_id", "payload", "size", "source_updated_at", "last_updated_at", "expires_at", "unique_key_removed"),
             ("id",),
-            [(o.profile_id, o.payload, o.size, o.source_updated_at, o.created_at, o.expires_at, object_id)
+            [(o.profile_id, o.payload, o.size, o.source_updated_at, o.created_at, o.expires_at, False, object_id)
              for object_id, o in replacements],
         )
+
+    def remove_unique_values(self, domain_id: int, profile_id: str, object_type_names: Sequence[str],
+                             indexes: Iterable[bytes]) -> int:
+        """DeleteProfileKey for a UNIQUE key: these objects' values no longer find their profile.
+        Returns how many objects were found by them."""
+        if not object_type_names:
+            return 0
+        result = self.conn.execute(
+            update(profile_objects)
+            .where(
+                profile_objects.c.domain_id == domain_id,
+                profile_objects.c.profile_id == profile_id,
+                profile_objects.c.object_type_name.in_(list(object_type_names)),
+                profile_objects.c.unique_index.in_(list(indexes)),
+                profile_objects.c.unique_key_removed.is_(False),
+            )
+            .values(unique_key_removed=True)
+        )
+        return int(result.rowcount)
 
     def for_profile(
         self, domain_id: int, profile_id: str, object_type_name: str, after: int | None, limit: int
@@ -139,17 +159,6 @@ class ObjectRepository:
         if after is not None:
             query = query.where(profile_objects.c.id > after)
         return [_row(row) for row in self.conn.execute(query.order_by(profile_objects.c.id).limit(limit))]
-
-    def count_for_profile(self, domain_id: int, profile_id: str, object_type_name: str) -> int:
-        return int(
-            self.conn.execute(
-                select(func.count()).where(
-                    profile_objects.c.domain_id == domain_id,
-                    profile_objects.c.profile_id == profile_id,
-                    profile_objects.c.object_type_name == object_type_name,
-                )
-            ).scalar_one()
-        )
 
     def oldest_beyond(self, domain_id: int, profile_id: str, object_type_name: str, keep: int) -> list[int]:
         """Ids of this profile's objects of a type past the newest `keep`, oldest first."""
@@ -202,15 +211,6 @@ class ObjectRepository:
 
     def delete_for_profile(self, domain_id: int, profile_id: str) -> None:
         self._delete_where(profile_objects.c.domain_id == domain_id, profile_objects.c.profile_id == profile_id)
-
-    def move(self, domain_id: int, object_ids: Sequence[int], profile_id: str) -> None:
-        if object_ids:
-            self.conn.execute(
-                update(profile_objects)
-                .where(profile_objects.c.id == bindparam("oid"))
-                .values(profile_id=profile_id),
-                [{"oid": oid} for oid in object_ids],
-            )
 
     def expired(self, now: datetime, limit: int) -> list[int]:
         rows = self.conn.execute(

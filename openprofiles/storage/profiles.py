@@ -9,7 +9,6 @@ from typing import NamedTuple
 from sqlalchemy import Connection, delete, func, select
 
 from openprofiles.storage.bulk import delete_rows, insert_rows, optional_time, select_in, stored_time, update_rows
-from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import count_change
 from openprofiles.storage.tables import profile_keys, profiles
 
@@ -160,22 +159,5 @@ class KeyIndexRepository:
         self.conn.execute(
             delete(profile_keys).where(profile_keys.c.domain_id == domain_id, profile_keys.c.source == source)
         )
-
-    def for_profiles(self, domain_id: int, profile_ids: Iterable[str]) -> list[KeyEntry]:
-        ids = sorted(set(profile_ids))
-        out: list[KeyEntry] = []
-        for part in chunks(ids):
-            rows = self.conn.execute(
-                select(profile_keys.c.key_name, profile_keys.c.value_index, profile_keys.c.profile_id, profile_keys.c.source)
-                .where(profile_keys.c.domain_id == domain_id, profile_keys.c.profile_id.in_(part))
-            )
-            out.extend(KeyEntry(r.key_name, bytes(r.value_index), r.profile_id, r.source) for r in rows)
-        return out
-
-    def key_names(self, domain_id: int) -> list[str]:
-        rows = self.conn.execute(
-            select(profile_keys.c.key_name).where(profile_keys.c.domain_id == domain_id).distinct()
-        )
-        return sorted(row.key_name for row in rows)
 
 

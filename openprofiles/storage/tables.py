@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 NAMING = {
@@ -164,7 +165,9 @@ profile_keys = Table(
     sqlite_with_rowid=False,
 )
 
-# Profile objects and standard objects (_asset, _case, _order); payloads sealed.
+# Profile objects and standard objects (_asset, _case, _order); payloads sealed. An object's UNIQUE
+# key value finds its profile through `unique_index` (the key index holds no entry for it) unless
+# DeleteProfileKey removed it from the profile (`unique_key_removed`, cleared when it is ingested again).
 profile_objects = Table(
     "profile_objects",
     metadata,
@@ -180,6 +183,7 @@ profile_objects = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime),
+    Column("unique_key_removed", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("domain_id", "object_type_name", "unique_index"),
     UniqueConstraint("domain_id", "object_key"),
     Index("ix_profile_objects_profile", "domain_id", "profile_id", "object_type_name", "id"),

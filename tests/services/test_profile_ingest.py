@@ -52,20 +52,28 @@ def _objects(cp: Any, domain: str, profile_id: str, type_name: str, **extra: Any
                                         **extra)["Items"])
 
 
-def _dead_letters(live: LiveServer, domain: str) -> list[tuple[str, str]]:
-    """(object type, reason) of the domain's dead letters, read from the server's database."""
-    url = live.server.database_url or f"sqlite:///{live.server.data_dir / 'openprofiles.db'}"
-    db = Database(url)
+def _rows(live: LiveServer, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on the server's database."""
+    db = Database(live.server.database_url or f"sqlite:///{live.server.data_dir / 'openprofiles.db'}")
     try:
         with db.read() as conn:
-            rows = conn.execute(
-                text("SELECT d.object_type_name, d.reason FROM dead_letters d JOIN domains m ON m.id = d.domain_id "
-                     "WHERE m.name = :name ORDER BY d.id"),
-                {"name": domain},
-            )
-            return [(r[0], r[1]) for r in rows]
+            return [tuple(row) for row in conn.execute(text(sql), params)]
     finally:
         db.dispose()
+
+
+def _dead_letters(live: LiveServer, domain: str) -> list[tuple[str, str]]:
+    """(object type, reason) of the domain's dead letters."""
+    return [(r[0], r[1]) for r in _rows(
+        live, "SELECT d.object_type_name, d.reason FROM dead_letters d JOIN domains m ON m.id = d.domain_id "
+        "WHERE m.name = :name ORDER BY d.id", name=domain)]
+
+
+def _key_entries(live: LiveServer, domain: str, key_name: str) -> list[str]:
+    """The sources of a key's entries in the key index."""
+    return [r[0] for r in _rows(
+        live, "SELECT k.source FROM profile_keys k JOIN domains m ON m.id = k.domain_id "
+        "WHERE m.name = :name AND k.key_name = :key ORDER BY k.source", name=domain, key=key_name)]
 
 
 def _contact_type(cp: Any, domain: str, name: str = "Contact", *, allow: bool = True, **extra: Any) -> None:
@@ -212,6 +220,46 @@ def test_unique_key_reingest_replaces_the_object(cp: Any, unique: str) -> None:
     assert _ids(cp, domain, "contactId", "7") == []
     _put(cp, domain, "Contact", {"id": "7", "first": "Again"})
     assert _ids(cp, domain, "contactId", "7") == [profile_id]
+
+
+def test_unique_key_values_follow_their_objects(live: LiveServer, cp: Any, unique: str) -> None:
+    """A UNIQUE key finds the profile that holds the object with that value (the key index keeps
+    no copy of it): through several values, with other keys (AND/OR), by hand too (AddProfileKey),
+    and no longer once the object moves to another profile or is deleted."""
+    domain = _domain(cp, unique)
+    _contact_type(cp, domain)
+    for obj in ({"id": "7", "email": "a@example.com"}, {"id": "8", "email": "b@example.com"},
+                {"id": "9", "email": "a@example.com"}):
+        _put(cp, domain, "Contact", obj)
+    (a,) = _ids(cp, domain, "_email", "a@example.com")
+    (b,) = _ids(cp, domain, "_email", "b@example.com")
+    found = cp.search_profiles(DomainName=domain, KeyName="contactId", Values=["7", "8", "9", "10"])["Items"]
+    assert sorted((p["ProfileId"], tuple(p["FoundByItems"][0]["Values"])) for p in found) == sorted(
+        [(a, ("7", "9")), (b, ("8",))])
+    page = cp.search_profiles(DomainName=domain, KeyName="contactId", Values=["7", "8"], MaxResults=1)
+    rest = cp.search_profiles(DomainName=domain, KeyName="contactId", Values=["7", "8"], NextToken=page["NextToken"])
+    assert sorted(p["ProfileId"] for p in page["Items"] + rest["Items"]) == sorted([a, b])
+
+    def both(logical: str, contact: str, email: str) -> list[str]:
+        return [p["ProfileId"] for p in cp.search_profiles(
+            DomainName=domain, KeyName="contactId", Values=[contact], LogicalOperator=logical,
+            AdditionalSearchKeys=[{"KeyName": "_email", "Values": [email]}])["Items"]]
+
+    assert both("AND", "7", "a@example.com") == [a]
+    assert both("AND", "8", "a@example.com") == []
+    assert sorted(both("OR", "8", "a@example.com")) == sorted([a, b])
+    assert _key_entries(live, domain, "contactId") == []
+    cp.add_profile_key(DomainName=domain, ProfileId=b, KeyName="contactId", Values=["7"])
+    assert sorted(_ids(cp, domain, "contactId", "7")) == sorted([a, b])
+    assert _key_entries(live, domain, "contactId") == ["_manual"]
+    _put(cp, domain, "Contact", {"id": "8", "email": "a@example.com"})  # object 8 moves to a
+    assert _ids(cp, domain, "contactId", "8") == [a]
+    (nine,) = [o for o in _objects(cp, domain, a, "Contact") if json.loads(o["Object"])["id"] == "9"]
+    cp.delete_profile_object(DomainName=domain, ProfileId=a, ObjectTypeName="Contact",
+                             ProfileObjectUniqueKey=nine["ProfileObjectUniqueKey"])
+    assert _ids(cp, domain, "contactId", "9") == []
+    with pytest.raises(cp.exceptions.ResourceNotFoundException):
+        cp.delete_profile_key(DomainName=domain, ProfileId=a, KeyName="contactId", Values=["9"])
 
 
 def test_lookup_only_key_matches_but_is_not_persisted(cp: Any, unique: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -9,11 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from openprofiles.storage.database import Database, SchemaTooNew, normalise_url
+from openprofiles.storage.database import MIGRATIONS, Database, SchemaTooNew, normalise_url
 from openprofiles.storage.profiles import ProfileRow
 from openprofiles.storage.store import Store
 from openprofiles.storage.tables import metadata
@@ -95,3 +98,56 @@ def test_sqlite_checkpoints_run_after_writes_on_their_own_thread(tmp_path: Path)
     check = sqlite3.connect(path)
     assert check.execute("SELECT count(*) FROM t").fetchone() == (2000,)
     check.close()
+
+
+def test_upgrade_to_0007_moves_unique_key_values_to_their_objects(database_url: str) -> None:
+    """A UNIQUE-only key's index entries go (its objects' values find the profile from now on); an
+    object whose entry DeleteProfileKey had removed is marked so; a UNIQUE + PROFILE key keeps its
+    entries, and the downgrade puts the removed entries back."""
+    db = Database(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+        conn.commit()
+    stamp = "2026-11-29 00:00:00"
+    keys = {"ticketId": [{"StandardIdentifiers": ["UNIQUE"], "FieldNames": ["id"]}],
+            "_email": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}]}
+    both = {"accountRef": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["ref"]}]}
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO domains (id, account_id, region, name, settings, profile_count, object_count, "
+                          "total_size, created_at, last_updated_at) VALUES (1, '111111111111', 'us-east-1', 'd', "
+                          "'{}', 1, 3, 3, :t, :t)"), {"t": stamp})
+        for name, definition in (("Tickets", {"Keys": keys}), ("Accounts", {"Keys": both})):
+            conn.execute(text("INSERT INTO object_types (domain_id, name, definition, created_at, last_updated_at) "
+                              "VALUES (1, :n, :d, :t, :t)"), {"n": name, "d": json.dumps(definition), "t": stamp})
+        conn.execute(text("INSERT INTO profiles (domain_id, profile_id, document, created_at, last_updated_at) "
+                          "VALUES (1, :p, :doc, :t, :t)"), {"p": "p" * 32, "doc": b"{}", "t": stamp})
+        objects = (("Tickets", "o1", b"t1"), ("Tickets", "o2", b"t2"), ("Accounts", "o3", b"a1"))
+        for type_name, key, index in objects:
+            conn.execute(text("INSERT INTO profile_objects (domain_id, profile_id, object_type_name, object_key, "
+                              "unique_index, payload, size, created_at, last_updated_at) "
+                              "VALUES (1, :p, :n, :k, :i, :b, 1, :t, :t)"),
+                         {"p": "p" * 32, "n": type_name, "k": key, "i": index, "b": b"x", "t": stamp})
+        # t2's entry was removed by DeleteProfileKey; _email and the UNIQUE + PROFILE key stay.
+        for name, index, source in (("ticketId", b"t1", "Tickets"), ("_email", b"e1", "Tickets"),
+                                    ("accountRef", b"a1", "Accounts")):
+            conn.execute(text("INSERT INTO profile_keys (domain_id, key_name, value_index, profile_id, source) "
+                              "VALUES (1, :k, :i, :p, :s)"), {"k": name, "i": index, "p": "p" * 32, "s": source})
+    db.migrate()
+
+    def state() -> tuple[list[str], dict[str, bool]]:
+        with db.engine.connect() as conn:
+            entries = sorted(r[0] for r in conn.execute(text("SELECT key_name FROM profile_keys")))
+            removed = {r[0]: bool(r[1]) for r in conn.execute(
+                text("SELECT object_key, unique_key_removed FROM profile_objects"))} if db.current_revision() == "0007" else {}
+        return entries, removed
+
+    assert state() == (["_email", "accountRef"], {"o1": False, "o2": True, "o3": False})
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+        conn.commit()
+    assert state() == (["_email", "accountRef", "ticketId"], {})
+    db.dispose()

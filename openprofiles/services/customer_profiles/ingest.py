@@ -301,8 +301,8 @@ class _Batch:
         wanted: dict[str, set[bytes]] = {}
         for item in items:
             for key, index in item.keys:
-                # A UNIQUE key finds no profile: its entry is written with INSERT OR IGNORE
-                # without a lookup first (a new object, the common case, has none stored).
+                # A UNIQUE key finds no profile to match (the object it identifies is read by
+                # `by_unique`); unless it is a PROFILE key too, it has no key index entries at all.
                 if key.profile or not (key.lookup_only or key.unique):
                     wanted.setdefault(key.name, set()).add(index)
         for name, indexes in wanted.items():
@@ -352,7 +352,7 @@ class _Batch:
         stored_keys, key_index, type_name = self.stored_keys, self.index, otype.name
         entries = []
         for key, index in item.keys:
-            if key.lookup_only or (key.new_only and not created):
+            if key.found_by_object or key.lookup_only or (key.new_only and not created):
                 continue
             name = key.name
             entry = KeyEntry(name, index, profile_id, type_name)
@@ -425,8 +425,9 @@ class _Batch:
         else:
             object_key = new_id()
         previous = pending or existing
-        if previous is not None:
-            self._moved(previous.profile_id, profile_id, [(self.otype.unique_key.name, item.unique_index, self.otype.name)])
+        unique_key = self.otype.unique_key
+        if previous is not None and not unique_key.found_by_object:  # its entries move with the object
+            self._moved(previous.profile_id, profile_id, [(unique_key.name, item.unique_index, self.otype.name)])
         payload = self.cipher.seal(item.text.encode(), object_key.encode(), self.payload_scope, self.payload_key_ref)
         obj = self._new_object(self.otype.name, object_key, item.unique_index, payload, profile_id, item.timestamp)
         if existing is not None:

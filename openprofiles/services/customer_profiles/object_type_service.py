@@ -24,6 +24,7 @@ from openprofiles.services.customer_profiles.object_types import (
     compile_definition,
     resolve_definition,
     template_object_type,
+    template_unique_keys,
 )
 from openprofiles.services.customer_profiles.profile_store import ProfileWriter
 from openprofiles.services.errors import NotFound
@@ -54,6 +55,15 @@ def object_type_exists(uow: UnitOfWork, arn: Arn) -> bool:
 
 
 @dataclass(frozen=True)
+class SearchKeys:
+    #: Key name -> the content type its values compare as.
+    content_types: dict[str, str]
+    #: Key name -> the object types (sorted) whose UNIQUE key it is, when their objects' values find
+    #: profiles (`KeySpec.found_by_object`).
+    unique_types: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class StoredObjectType:
     object_type: ObjectType
     tags: dict[str, str]
@@ -68,7 +78,7 @@ class ObjectTypeService:
         self.max_keys = max_keys
         self.max_object_types = max_object_types
         self._compiled: dict[tuple[int, str], ObjectType] = {}
-        self._content_types: dict[int, tuple[float, dict[str, str]]] = {}
+        self._search_keys: dict[int, tuple[float, SearchKeys]] = {}
         self._lock = threading.Lock()
 
     def _compile(self, record: ObjectTypeRecord) -> ObjectType:
@@ -101,7 +111,7 @@ class ObjectTypeService:
             if uow.object_types.get(domain.id, name) is None:
                 check_quota(uow.object_types.count(domain.id), self.max_object_types)
             record = uow.object_types.put(domain.id, name, definition, now)
-            self._content_types.pop(domain.id, None)
+            self._search_keys.pop(domain.id, None)
             arn = object_type_arn(domain, name)
             if params.get("Tags"):
                 uow.tags.put(arn, params["Tags"])
@@ -147,20 +157,30 @@ class ObjectTypeService:
             records = uow.object_types.list(domain.id)
         return [self._compile(r) for r in records]
 
-    def key_content_types(self, domain: DomainRecord) -> dict[str, str]:
-        """How values of each searchable key compare: built-in keys, then the object types' keys.
+    def search_keys(self, domain: DomainRecord) -> SearchKeys:
+        """The domain's searchable keys: how values of each compare, and which object types have it
+        as their UNIQUE key (defined types, and the templates a type name can use implicitly).
 
         Remembered for CONTENT_TYPES_TTL seconds (this process forgets at once when it changes an
         object type; another process's change is seen within the TTL)."""
-        cached = self._content_types.get(domain.id)
+        cached = self._search_keys.get(domain.id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         types = dict(BUILT_IN_KEYS)
-        for otype in self.all(domain):
+        unique: dict[str, list[str]] = {}
+        defined = self.all(domain)
+        for otype in defined:
             for name, content_type in otype.content_types.items():
                 types.setdefault(name, content_type)
-        self._content_types[domain.id] = (time.monotonic() + CONTENT_TYPES_TTL, types)
-        return types
+            if otype.unique_key.found_by_object:
+                unique.setdefault(otype.unique_key.name, []).append(otype.name)
+        names = {otype.name for otype in defined}
+        for template_id, key_name in template_unique_keys().items():
+            if template_id not in names:
+                unique.setdefault(key_name, []).append(template_id)
+        keys = SearchKeys(types, {name: tuple(sorted(found)) for name, found in unique.items()})
+        self._search_keys[domain.id] = (time.monotonic() + CONTENT_TYPES_TTL, keys)
+        return keys
 
     def delete(self, domain: DomainRecord, name: str, now: Any) -> None:
         """Delete the type, its objects, the key values and profile fields that came only from it."""
@@ -184,4 +204,4 @@ class ObjectTypeService:
             uow.tags.delete_resource(object_type_arn(domain, name))
         with self._lock:
             self._compiled.pop((domain.id, name), None)
-            self._content_types.pop(domain.id, None)
+            self._search_keys.pop(domain.id, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from openprofiles.services.customer_profiles.expressions import (
@@ -19,7 +19,7 @@ from openprofiles.services.customer_profiles.expressions import (
     compile_source,
     compile_target,
 )
-from openprofiles.services.customer_profiles.templates import get_template
+from openprofiles.services.customer_profiles.templates import get_template, list_templates
 from openprofiles.services.customer_profiles.timestamps import to_strptime
 from openprofiles.services.errors import Invalid, LimitExceeded
 
@@ -61,6 +61,12 @@ class KeySpec:
     @cached_property
     def unique(self) -> bool:
         return "UNIQUE" in self.identifiers
+
+    @cached_property
+    def found_by_object(self) -> bool:
+        """A UNIQUE key with no other role: its values find profiles through the objects that hold
+        them (`profile_objects.unique_index`), with no key index entries of their own."""
+        return self.identifiers == {"UNIQUE"}
 
     @cached_property
     def profile(self) -> bool:
@@ -224,6 +230,18 @@ def template_object_type(name: str) -> ObjectType | None:
     if wire.get("SourceLastUpdatedTimestampFormat"):
         definition["SourceLastUpdatedTimestampFormat"] = wire["SourceLastUpdatedTimestampFormat"]
     return compile_definition(name, definition, max_keys=max(MAX_KEYS, len(wire["Keys"])), implicit=True)
+
+
+@cache
+def template_unique_keys() -> dict[str, str]:
+    """Template id -> the name of its UNIQUE key when that key is `found_by_object` (what an
+    implicit object type's objects are found by)."""
+    found: dict[str, str] = {}
+    for template in list_templates():
+        otype = template_object_type(template.template_id)
+        if otype is not None and otype.unique_key.found_by_object:
+            found[template.template_id] = otype.unique_key.name
+    return found
 
 
 def check_quota(count: int, limit: int = MAX_OBJECT_TYPES) -> None:

@@ -59,7 +59,7 @@ class ProfileService:
         return now + timedelta(days=domain.default_expiration_days or DEFAULT_EXPIRATION_DAYS)
 
     def _index(self, domain: DomainRecord, cipher: DomainCipher, key_name: str, values: Sequence[str]) -> dict[bytes, str]:
-        content_type = self.object_types.key_content_types(domain).get(key_name, "STRING")
+        content_type = self.object_types.search_keys(domain).content_types.get(key_name, "STRING")
         return {cipher.index(index_form(content_type, v)): v for v in values}
 
     # Writes.
@@ -121,12 +121,15 @@ class ProfileService:
                    now: datetime) -> None:
         cipher = self._cipher(domain)
         indexes = self._index(domain, cipher, key_name, values)
+        unique_types = self.object_types.search_keys(domain).unique_types.get(key_name, ())
         with self.store.write() as uow:
             uow.lock_domain(domain.id)
             writer = ProfileWriter(uow, domain, cipher, now)
             if not writer.exists(profile_id):
                 raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
-            if uow.keys.remove_values(domain.id, profile_id, key_name, indexes) == 0:
+            removed = uow.keys.remove_values(domain.id, profile_id, key_name, indexes)
+            removed += uow.objects.remove_unique_values(domain.id, profile_id, unique_types, indexes)
+            if removed == 0:
                 raise NotFound(f"Profile {profile_id} has no key {key_name} with those values")
             content = orjson.dumps({"KeyName": key_name, "Values": list(values)})
             writer.history(profile_id, "DELETED_PROFILE_KEY", "_profile", actor, None, content)

@@ -60,11 +60,12 @@ class SearchService:
     ) -> list[Found]:
         """Up to `limit` profiles after profile id `after`."""
         cipher = self._cipher(domain)
-        content_types = self.object_types.key_content_types(domain)
+        search_keys = self.object_types.search_keys(domain)
+        content_types, unique_types = search_keys.content_types, search_keys.unique_types
         if len(keys) == 1 and keys[0].name != PROFILE_ID_KEY:
             key = keys[0]
-            return self._search_one(domain.id, cipher, key, content_types.get(key.name, "STRING"), logical_and, after,
-                                    limit)
+            return self._search_one(domain.id, cipher, key, content_types.get(key.name, "STRING"),
+                                    unique_types.get(key.name, ()), logical_and, after, limit)
         matches: list[dict[str, set[str]]] = []  # per key: profile id -> values that found it
         with self.reader.session() as session:
             for key in keys:
@@ -73,7 +74,8 @@ class SearchService:
                 if key.name == PROFILE_ID_KEY:
                     for profile_id in session.existing(domain.id, key.values):
                         found[profile_id] = {profile_id}
-                for index, profile_id in session.lookup(domain.id, key.name, list(by_index)):
+                for index, profile_id in session.lookup(domain.id, key.name, list(by_index),
+                                                        unique_types.get(key.name, ())):
                     found.setdefault(profile_id, set()).update(by_index[index])
                 matches.append(found)
             if logical_and:
@@ -104,11 +106,11 @@ class SearchService:
             by_index.setdefault(cipher.index(index_form(content_type, value)), []).append(value)
         return by_index
 
-    def _search_one(self, domain_id: int, cipher: DomainCipher, key: SearchKey, content_type: str, logical_and: bool,
-                    after: str | None, limit: int) -> list[Found]:
+    def _search_one(self, domain_id: int, cipher: DomainCipher, key: SearchKey, content_type: str,
+                    unique_types: tuple[str, ...], logical_and: bool, after: str | None, limit: int) -> list[Found]:
         """One key: the lookup and the documents in a single statement (the agent's common search)."""
         by_index = self._indexes(cipher, key, content_type)
-        rows = self.reader.found_documents(domain_id, key.name, list(by_index), after, limit)
+        rows = self.reader.found_documents(domain_id, key.name, list(by_index), after, limit, unique_types)
         results: list[Found] = []
         values: set[str] = set()
         for i, (profile_id, index, sealed) in enumerate(rows):

@@ -33,8 +33,9 @@ from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.object_types import ObjectTypeRecord
 from openprofiles.storage.store import Store, UnitOfWork
 
+#: Seconds a process remembers a domain's SearchKeys (another process's object type changes show after it).
+SEARCH_KEYS_TTL = 5.0
 #: Content types of the built-in search keys.
-CONTENT_TYPES_TTL = 5.0
 BUILT_IN_KEYS = {name: content_type for name, (content_type, _) in STANDARD_KEYS.items()} | {
     "_fullName": "NAME",
     "_profileId": "STRING",
@@ -161,7 +162,7 @@ class ObjectTypeService:
         """The domain's searchable keys: how values of each compare, and which object types have it
         as their UNIQUE key (defined types, and the templates a type name can use implicitly).
 
-        Remembered for CONTENT_TYPES_TTL seconds (this process forgets at once when it changes an
+        Remembered for SEARCH_KEYS_TTL seconds (this process forgets at once when it changes an
         object type; another process's change is seen within the TTL)."""
         cached = self._search_keys.get(domain.id)
         if cached is not None and cached[0] > time.monotonic():
@@ -179,7 +180,7 @@ class ObjectTypeService:
             if template_id not in names:
                 unique.setdefault(key_name, []).append(template_id)
         keys = SearchKeys(types, {name: tuple(sorted(found)) for name, found in unique.items()})
-        self._search_keys[domain.id] = (time.monotonic() + CONTENT_TYPES_TTL, keys)
+        self._search_keys[domain.id] = (time.monotonic() + SEARCH_KEYS_TTL, keys)
         return keys
 
     def delete(self, domain: DomainRecord, name: str, now: Any) -> None:

@@ -1,9 +1,11 @@
 """UNIQUE key values find profiles through their objects, not through key index entries.
 
 Every object already holds its UNIQUE key's blind index (`unique_index`, uniquely indexed per
-object type), so the key index's copy of it is dropped (for a UNIQUE key with no other role: a
-UNIQUE + PROFILE key keeps its entries, which match other types' objects). An object whose entry DeleteProfileKey
-had removed is marked `unique_key_removed`, so it stays unfound by that value.
+object type), so the key index's copy of it is dropped, for a UNIQUE key with no other role (a
+UNIQUE + PROFILE key keeps its entries, which match other types' objects). An object whose entry
+DeleteProfileKey had removed is marked `unique_key_removed`, so that value still does not find it.
+Only defined object types need this: no shipped template has a UNIQUE key without another role.
+The migration reads the stored definitions, not the application's code (which later versions change).
 
 Revision ID: 0007
 Revises: 0006
@@ -14,8 +16,6 @@ import json
 
 import sqlalchemy as sa
 from alembic import op
-
-from openprofiles.services.customer_profiles.object_types import template_unique_keys
 
 revision = "0007"
 down_revision = "0006"
@@ -30,16 +30,14 @@ def _unique_key(keys: dict[str, list[dict[str, list[str]]]]) -> str | None:
 
 
 def _unique_keys(conn: sa.Connection) -> list[tuple[int, str, str]]:
-    """(domain id, object type name, its UNIQUE key name) of every defined or implicit object type."""
-    found: dict[tuple[int, str], str] = {}
+    """(domain id, object type name, its UNIQUE key name) of the defined object types whose UNIQUE
+    key has no other role."""
+    found = []
     for domain_id, name, definition in conn.execute(sa.text("SELECT domain_id, name, definition FROM object_types")):
         key = _unique_key(json.loads(definition).get("Keys") or {})
         if key is not None:
-            found[(domain_id, name)] = key
-    for (domain_id,) in conn.execute(sa.text("SELECT id FROM domains")):
-        for template_id, key in template_unique_keys().items():
-            found.setdefault((domain_id, template_id), key)  # a defined type of that name wins
-    return [(domain_id, name, key) for (domain_id, name), key in found.items()]
+            found.append((domain_id, name, key))
+    return found
 
 
 def upgrade() -> None:

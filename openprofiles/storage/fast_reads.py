@@ -30,36 +30,30 @@ class FastReadSession:
     def _marks(self, n: int) -> str:
         return ", ".join([self.marker] * n)
 
-    def _found_by(self, unique_types: Sequence[str], n: int, after: bool) -> str:
-        """The SELECT of the (value index, profile id) pairs that `n` values of a key find: its key
-        index entries and, when it is the UNIQUE key of some object types (`unique_types`), their
-        objects whose value DeleteProfileKey has not removed. Parameters: `_found_by_params`."""
-        m, marks = self.marker, self._marks(n)
-        after_clause = f" AND profile_id > {m}" if after else ""
-        entries = (f"SELECT DISTINCT value_index, profile_id FROM profile_keys WHERE domain_id = {m} "
-                   f"AND key_name = {m} AND value_index IN ({marks}){after_clause}")
-        if not unique_types:
-            return entries
-        objects = (f"SELECT unique_index, profile_id FROM profile_objects WHERE domain_id = {m} "
-                   f"AND object_type_name IN ({self._marks(len(unique_types))}) AND unique_index IN ({marks}) "
-                   f"AND NOT unique_key_removed{after_clause}")
-        return f"{entries} UNION {objects}"
-
-    def _found_by_params(self, domain_id: int, key_name: str, unique_types: Sequence[str], part: Sequence[bytes],
-                         after: str | None) -> tuple[Any, ...]:
-        tail = (after,) if after is not None else ()
-        params: tuple[Any, ...] = (domain_id, key_name, *part, *tail)
+    def _found_by(self, domain_id: int, key_name: str, indexes: Sequence[bytes], unique_types: Sequence[str],
+                  after: str | None) -> tuple[str, tuple[Any, ...]]:
+        """The SELECT (and its parameters) of the (value index, profile id) pairs that these values of
+        a key find: its key index entries and, when it is the UNIQUE key of some object types
+        (`unique_types`), their objects whose value DeleteProfileKey has not removed."""
+        m, marks = self.marker, self._marks(len(indexes))
+        tail: tuple[Any, ...] = (after,) if after is not None else ()
+        after_clause = f" AND profile_id > {m}" if after is not None else ""
+        sql = (f"SELECT DISTINCT value_index, profile_id FROM profile_keys WHERE domain_id = {m} "
+               f"AND key_name = {m} AND value_index IN ({marks}){after_clause}")
+        params: tuple[Any, ...] = (domain_id, key_name, *indexes, *tail)
         if unique_types:
-            params += (domain_id, *unique_types, *part, *tail)
-        return params
+            sql += (f" UNION SELECT unique_index, profile_id FROM profile_objects WHERE domain_id = {m} "
+                    f"AND object_type_name IN ({self._marks(len(unique_types))}) AND unique_index IN ({marks}) "
+                    f"AND NOT unique_key_removed{after_clause}")
+            params += (domain_id, *unique_types, *indexes, *tail)
+        return sql, params
 
     def lookup(self, domain_id: int, key_name: str, indexes: Sequence[bytes],
                unique_types: Sequence[str] = ()) -> list[tuple[bytes, str]]:
         """(value index, profile id) of the profiles these values of a key find (see `_found_by`)."""
         out: list[tuple[bytes, str]] = []
-        for part in chunks(list(indexes), 400):
-            sql = self._found_by(unique_types, len(part), after=False)
-            self.cursor.execute(sql, self._found_by_params(domain_id, key_name, unique_types, part, None))
+        for part in chunks(list(indexes)):
+            self.cursor.execute(*self._found_by(domain_id, key_name, part, unique_types, None))
             out.extend((bytes(index), pid) for index, pid in self.cursor.fetchall())
         return out
 
@@ -122,14 +116,13 @@ class FastReadSession:
         profiles, each with every value that found it."""
         if len(indexes) == 1 and not unique_types:
             return self._found_by_one(domain_id, key_name, indexes[0], after, limit)
-        found_by = self._found_by(unique_types, len(indexes), after is not None)
+        found_by, params = self._found_by(domain_id, key_name, indexes, unique_types, after)
         self.cursor.execute(
             f"SELECT m.profile_id, m.value_index, p.document FROM ({found_by}) m "
             f"JOIN profiles p ON p.domain_id = {self.marker} AND p.profile_id = m.profile_id "
             f"ORDER BY m.profile_id LIMIT {self.marker}",
             # A profile has one row per distinct value that finds it: this many rows hold `limit` profiles.
-            (*self._found_by_params(domain_id, key_name, unique_types, indexes, after), domain_id,
-             limit * len(indexes)),
+            (*params, domain_id, limit * len(indexes)),
         )
         return [(pid, bytes(index), bytes(document)) for pid, index, document in self.cursor.fetchall()]
 

@@ -165,9 +165,9 @@ profile_keys = Table(
     sqlite_with_rowid=False,
 )
 
-# Profile objects and standard objects (_asset, _case, _order); payloads sealed. An object's UNIQUE
-# key value finds its profile through `unique_index` (the key index holds no entry for it) unless
-# DeleteProfileKey removed it from the profile (`unique_key_removed`, cleared when it is ingested again).
+# Profile objects and standard objects (_asset, _case, _order); payloads sealed. The value of a UNIQUE
+# key with no other role finds the object's profile through `unique_index` (the key index holds no
+# entry for it) unless DeleteProfileKey removed it (`unique_key_removed`, cleared on the next ingest).
 profile_objects = Table(
     "profile_objects",
     metadata,

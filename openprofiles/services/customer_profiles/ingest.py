@@ -425,9 +425,8 @@ class _Batch:
         else:
             object_key = new_id()
         previous = pending or existing
-        unique_key = self.otype.unique_key
-        if previous is not None and not unique_key.found_by_object:  # its entries move with the object
-            self._moved(previous.profile_id, profile_id, [(unique_key.name, item.unique_index, self.otype.name)])
+        if previous is not None and not self.otype.unique_key.found_by_object:  # its entries move with it
+            self._moved(previous.profile_id, profile_id, [(self.otype.unique_key.name, item.unique_index, self.otype.name)])
         payload = self.cipher.seal(item.text.encode(), object_key.encode(), self.payload_scope, self.payload_key_ref)
         obj = self._new_object(self.otype.name, object_key, item.unique_index, payload, profile_id, item.timestamp)
         if existing is not None:

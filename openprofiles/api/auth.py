@@ -28,7 +28,6 @@ MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE_FORM = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _AUTH_NAMES = frozenset({"Credential", "SignedHeaders", "Signature"})
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,7 @@ def parse_authorization(value: str | None) -> Scope | None:
     )
 
 
+@lru_cache(maxsize=4096)
 def _canonical_uri(raw_path: str) -> str:
     segments: list[str] = []
     for segment in raw_path.split("/"):
@@ -109,24 +109,23 @@ def _canonical_query(raw_query: str) -> str:
 
 def _canonical_headers(headers: Sequence[tuple[str, str]], signed: Sequence[str]) -> str:
     wanted = set(signed)
-    values: dict[str, list[str]] = {}
+    values: dict[str, str] = {}
     for name, value in headers:
         name = name.lower()
         if name in wanted:
-            values.setdefault(name, []).append(_SPACES.sub(" ", value.strip()))
-    lines = []
+            value = " ".join(value.split())  # trimmed, inner runs of white space as one space
+            values[name] = f"{values[name]},{value}" if name in values else value
     for name in signed:
         if name not in values:
             raise AuthFailed(f"The header '{name}' is listed in SignedHeaders but is not in the request")
-        lines.append(f"{name}:{','.join(values[name])}\n")
-    return "".join(lines)
+    return "".join([f"{name}:{values[name]}\n" for name in signed])
 
 
 @lru_cache(maxsize=256)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = ("AWS4" + secret).encode()
     for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
 
 
@@ -141,8 +140,8 @@ def signature_for(
     body: bytes,
 ) -> str:
     """The hex signature a client holding `secret` computes for this request."""
-    header_map = {k.lower(): v for k, v in headers}
-    payload_hash = header_map.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload_hash = next((v for k, v in headers if k.lower() == "x-amz-content-sha256"), None)
+    payload_hash = payload_hash or hashlib.sha256(body).hexdigest()
     canonical = "\n".join(
         [
             method,
@@ -156,24 +155,26 @@ def signature_for(
     credential_scope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
     to_sign = "\n".join([ALGORITHM, amz_date, credential_scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = _signing_key(secret, scope.date, scope.region, scope.service)
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, to_sign.encode(), "sha256").hex()
 
 
-def _signing_time(header_map: dict[str, str]) -> datetime:
-    """When the request was signed: X-Amz-Date, or (as the SDKs allow) the Date header."""
+def _signing_time(header_map: dict[str, str]) -> tuple[datetime, str]:
+    """When the request was signed, as a time and as SigV4 writes it (YYYYMMDDTHHMMSSZ): X-Amz-Date,
+    or (as the SDKs allow) the Date header."""
     if "x-amz-date" in header_map:
         value = header_map["x-amz-date"]
         if _AMZ_DATE_FORM.fullmatch(value):
             try:  # the constructor, not strptime (a tenth of the cost, on every request)
                 return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
-                                int(value[11:13]), int(value[13:15]), tzinfo=UTC)
+                                int(value[11:13]), int(value[13:15]), tzinfo=UTC), value
             except ValueError:
                 pass
     elif "date" in header_map:
         try:
             parsed = parsedate_to_datetime(header_map["date"])
             # '-0000' (what botocore writes) parses to a naive datetime: it is UTC all the same.
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return parsed, parsed.strftime(_AMZ_DATE)
         except (TypeError, ValueError, IndexError, OverflowError):
             pass
     raise AuthFailed("The request must carry a valid X-Amz-Date header (YYYYMMDDTHHMMSSZ) or Date header")
@@ -203,8 +204,7 @@ class Authenticator:
         if scope is None:
             raise AuthFailed("Missing Authentication Token: the request must be signed with AWS Signature Version 4")
         header_map = {k.lower(): v for k, v in headers}
-        signed_at = _signing_time(header_map)
-        amz_date = signed_at.strftime(_AMZ_DATE)
+        signed_at, amz_date = _signing_time(header_map)
         if not amz_date.startswith(scope.date):
             raise AuthFailed("The credential scope date does not match the X-Amz-Date header")
         now = self.clock.now()

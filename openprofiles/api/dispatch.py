@@ -1,7 +1,8 @@
 """The AWS API as an ASGI application: authenticate, route, parse, validate, call, serialize.
 
-All the work for one request happens in a worker thread (storage is synchronous); the event
-loop only moves bytes.
+The work for one request happens in a worker thread (storage is synchronous), except a provider's
+quick reads on the embedded database: they run on the event loop, because on this kind of
+machine the hop to a worker thread and back costs more than the read itself.
 """
 
 from __future__ import annotations
@@ -67,11 +68,13 @@ class ApiApp:
         authenticator: Authenticator,
         providers: Mapping[str, Provider],
         clock: Clock,
+        quick_reads_inline: bool = False,
     ) -> None:
         self.router = router
         self.authenticator = authenticator
         self.providers = providers
         self.clock = clock
+        self.quick_reads_inline = quick_reads_inline
         self.default_service = router.services["customer-profiles"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,7 +97,10 @@ class ApiApp:
             body=b"".join(chunks) if size <= MAX_BODY else b"",
             too_large=size > MAX_BODY,
         )
-        response = await anyio.to_thread.run_sync(self.handle, request)
+        if self._runs_inline(request):
+            response = self.handle(request)
+        else:
+            response = await anyio.to_thread.run_sync(self.handle, request)
         await send(
             {
                 "type": "http.response.start",
@@ -104,6 +110,15 @@ class ApiApp:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+    def _runs_inline(self, request: HttpRequest) -> bool:
+        """Whether this request names only quick reads (`Provider.quick_reads`) and they may run on
+        the event loop (`quick_reads_inline`: an embedded database, whose reads never wait on a lock
+        or a network). Only where the request runs depends on this, never what it does."""
+        if not self.quick_reads_inline:
+            return False
+        ops = self.router.operations_at(request.method, request.raw_path)
+        return bool(ops) and all(op.name in self.providers[op.service.name].quick_reads for op in ops)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """One request, start to finish; never raises."""

@@ -45,6 +45,10 @@ class Router:
                 return op, {k: unquote(v) for k, v in m.groupdict().items()}
         return None
 
+    def operations_at(self, method: str, raw_path: str) -> list[Operation]:
+        """The operations of any service at this method and path."""
+        return [found[0] for name in self.services if (found := self.match(name, method, raw_path))]
+
     def service_for_path(self, method: str, raw_path: str) -> ServiceSpec | None:
         """The service for an unsigned request: the one whose route matches; on a tie, the
         one an ARN in the path names (`/tags/{resourceArn}` exists in both)."""

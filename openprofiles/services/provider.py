@@ -15,6 +15,9 @@ class Provider:
 
     #: The modeled exception each domain error becomes.
     error_codes: ClassVar[dict[type[errors.ServiceError], str]]
+    #: Operations that only read a few rows by key and reach nothing outside the database (but a
+    #: KMS key, once per process): on the embedded database they may run on the event loop.
+    quick_reads: ClassVar[frozenset[str]] = frozenset()
 
     def error_code(self, error: errors.ServiceError) -> str:
         for kind in type(error).__mro__:

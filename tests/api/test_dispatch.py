@@ -1,10 +1,12 @@
-"""The dispatcher's error paths, in process: internal errors, unknown routes, not implemented."""
+"""The dispatcher in process: internal errors, unknown routes, not implemented, where requests run."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, ClassVar
 
+import anyio
 import orjson
 import pytest
 
@@ -78,3 +80,52 @@ def test_not_implemented_names_the_operation(app: ApiApp) -> None:
     status, headers, body = call(app, "GET", "/domains/d1/calculated-attributes")
     assert status == 501
     assert "ListCalculatedAttributeDefinitions" in body["Message"]
+
+
+class ThreadRecordingProvider(Provider):
+    """Records the thread each handler ran in."""
+
+    error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {errors.ServiceError: "BadRequestException"}
+    quick_reads: ClassVar[frozenset[str]] = frozenset({"GetDomain"})
+
+    def __init__(self) -> None:
+        self.threads: dict[str, int] = {}
+
+    def get_domain(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        self.threads[ctx.operation] = threading.get_ident()
+        return {"DomainName": p["DomainName"], "DefaultExpirationDays": 1}
+
+    def delete_domain(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        self.threads[ctx.operation] = threading.get_ident()
+        return {"Message": "deleted"}
+
+
+async def _asgi_call(app: ApiApp, method: str, path: str) -> int:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+               "headers": [(b"host", b"localhost")]}, receive, send)
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_quick_reads_run_on_the_event_loop_only_when_allowed(inline: bool) -> None:
+    provider = ThreadRecordingProvider()
+    app = ApiApp(router=Router(), authenticator=Authenticator("open", lambda _: None, SystemClock()),
+                 providers={"customer-profiles": provider, "appflow": ThreadRecordingProvider()},
+                 clock=SystemClock(), quick_reads_inline=inline)
+
+    async def main() -> int:
+        assert await _asgi_call(app, "GET", "/domains/d1") == 200
+        assert await _asgi_call(app, "DELETE", "/domains/d1") == 200
+        return threading.get_ident()
+
+    loop_thread = anyio.run(main)
+    assert (provider.threads["GetDomain"] == loop_thread) is inline
+    assert provider.threads["DeleteDomain"] != loop_thread  # a write always runs in a worker thread

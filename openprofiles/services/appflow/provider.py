@@ -38,6 +38,7 @@ class AppFlowProvider(FlowHandlers, ConnectorHandlers, RegistrationHandlers, Exe
         errors.AccessDenied: "AccessDeniedException",
         errors.ServiceError: "ValidationException",
     }
+    quick_reads: ClassVar[frozenset[str]] = frozenset({"DescribeFlow"})
 
     def __init__(
         self,

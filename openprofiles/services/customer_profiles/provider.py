@@ -52,6 +52,10 @@ class CustomerProfilesProvider(ObjectTypeHandlers, ProfileHandlers, IntegrationH
         errors.AccessDenied: "AccessDeniedException",
         errors.ServiceError: "BadRequestException",
     }
+    quick_reads: ClassVar[frozenset[str]] = frozenset({
+        "GetDomain", "SearchProfiles", "BatchGetProfile", "GetProfileObjectType", "GetProfileObjectTypeTemplate",
+        "GetIntegration", "GetProfileHistoryRecord",
+    })
 
     def __init__(
         self,

@@ -11,8 +11,10 @@ import binascii
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -144,6 +146,12 @@ def _type_error(where: str, expected: str) -> ValidationFailed:
     return ValidationFailed(f"Value at '{where}' failed to satisfy constraint: Member must be {expected}")
 
 
+@cache
+def _json_members(shape: StructureShape) -> tuple[tuple[str, str, Shape], ...]:
+    """A structure's members as (name, name on the wire, shape)."""
+    return tuple((name, member.serialization.get("name", name), member) for name, member in shape.members.items())
+
+
 def from_json(shape: Shape, value: Any, where: str) -> Any:
     """A decoded JSON value converted to the shape's Python form; unknown members are ignored."""
     if value is None:
@@ -154,8 +162,7 @@ def from_json(shape: Shape, value: Any, where: str) -> Any:
             raise _type_error(where, "an object")
         assert isinstance(shape, StructureShape)
         out: dict[str, Any] = {}
-        for name, member in shape.members.items():
-            wire = member.serialization.get("name", name)
+        for name, wire, member in _json_members(shape):
             if wire in value and value[wire] is not None:
                 out[name] = from_json(member, value[wire], _path(where, name))
         return out
@@ -202,6 +209,33 @@ def from_json(shape: Shape, value: Any, where: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Member:
+    name: str
+    wire: str
+    shape: Shape
+    location: str | None
+
+
+@cache
+def _input_members(shape: StructureShape) -> tuple[tuple[_Member, ...], _Member | None, tuple[_Member, ...]]:
+    """An input shape's members read from the path, query string and headers; its payload member,
+    if any; and its other (JSON body) members. Worked out once per shape."""
+    payload = shape.serialization.get("payload")
+    located: list[_Member] = []
+    body: list[_Member] = []
+    payload_member = None
+    for name, member in shape.members.items():
+        found = _Member(name, member.serialization.get("name", name), member, member.serialization.get("location"))
+        if found.location:
+            located.append(found)
+        elif name == payload:
+            payload_member = found
+        else:
+            body.append(found)
+    return tuple(located), payload_member, tuple(body)
+
+
 def parse_request(
     op: Operation,
     labels: Mapping[str, str],
@@ -213,12 +247,11 @@ def parse_request(
     shape = op.model.input_shape
     if shape is None:
         return {}
+    assert isinstance(shape, StructureShape)
+    located, payload, body_members = _input_members(shape)
     params: dict[str, Any] = {}
-    body_members: dict[str, Shape] = {}
-    payload = shape.serialization.get("payload")
-    for name, member in shape.members.items():
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
+    for m in located:
+        name, wire, member, location = m.name, m.wire, m.shape, m.location
         if location == "uri":
             if wire in labels:
                 params[name] = _scalar_from_text(member, labels[wire], name)
@@ -248,25 +281,23 @@ def parse_request(
             found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
             if found:
                 params[name] = found
-        elif name == payload:
-            if member.type_name in ("blob", "string"):
-                if body:
-                    params[name] = body if member.type_name == "blob" else _string(body.decode("utf-8", "replace"), name)
-            else:
-                document = _decode_body(body)
-                if document is not None:
-                    params[name] = from_json(member, document, name)
+    if payload is not None:
+        kind = payload.shape.type_name
+        if kind in ("blob", "string"):
+            if body:
+                params[payload.name] = body if kind == "blob" else _string(body.decode("utf-8", "replace"), payload.name)
         else:
-            body_members[name] = member
+            document = _decode_body(body)
+            if document is not None:
+                params[payload.name] = from_json(payload.shape, document, payload.name)
     if body_members:
         document = _decode_body(body)
         if document is not None:
             if not isinstance(document, dict):
                 raise ValidationFailed("The request body must be a JSON object")
-            for name, member in body_members.items():
-                wire = member.serialization.get("name", name)
-                if document.get(wire) is not None:
-                    params[name] = from_json(member, document[wire], name)
+            for m in body_members:
+                if document.get(m.wire) is not None:
+                    params[m.name] = from_json(m.shape, document[m.wire], m.name)
     return params
 
 

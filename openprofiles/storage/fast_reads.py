@@ -19,11 +19,17 @@ from openprofiles.storage.database import Database
 from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import DomainCounts, DomainRecord
 
+#: Parsed domain rows kept (`FastReadSession.domain`) before the memo starts over.
+DOMAIN_MEMO_SIZE = 1024
+
+DomainFound = tuple[DomainRecord, DomainCounts]
+
 
 class FastReadSession:
-    def __init__(self, cursor: Any, sqlite: bool) -> None:
+    def __init__(self, cursor: Any, sqlite: bool, domains: dict[tuple[Any, ...], DomainFound]) -> None:
         self.cursor = cursor
         self.sqlite = sqlite
+        self._domains = domains
         self.marker = "?" if sqlite else "%s"
         self._by_one = (_found_by_one_sql(sqlite, after=False), _found_by_one_sql(sqlite, after=True))
 
@@ -68,8 +74,9 @@ class FastReadSession:
             out.extend(pid for (pid,) in self.cursor.fetchall())
         return out
 
-    def domain(self, account_id: str, region: str, name: str) -> tuple[DomainRecord, DomainCounts] | None:
-        """A domain and its counters."""
+    def domain(self, account_id: str, region: str, name: str) -> DomainFound | None:
+        """A domain and its counters. Each distinct row is parsed once (every API call reads its
+        domain; the records are frozen and shared)."""
         self.cursor.execute(
             "SELECT id, account_id, region, name, default_expiration_days, default_encryption_key, "
             "dead_letter_queue_url, settings, created_at, last_updated_at, profile_count, object_count, total_size "
@@ -79,12 +86,19 @@ class FastReadSession:
         row = self.cursor.fetchone()
         if row is None:
             return None
-        record = DomainRecord(
-            id=row[0], account_id=row[1], region=row[2], name=row[3], default_expiration_days=row[4],
-            default_encryption_key=row[5], dead_letter_queue_url=row[6], settings=orjson.loads(row[7] or "{}"),
-            created_at=stored_time(row[8]), last_updated_at=stored_time(row[9]),
-        )
-        return record, DomainCounts(profiles=int(row[10]), objects=int(row[11]), total_size=int(row[12]))
+        row = tuple(row)
+        found = self._domains.get(row)
+        if found is None:
+            record = DomainRecord(
+                id=row[0], account_id=row[1], region=row[2], name=row[3], default_expiration_days=row[4],
+                default_encryption_key=row[5], dead_letter_queue_url=row[6], settings=orjson.loads(row[7] or "{}"),
+                created_at=stored_time(row[8]), last_updated_at=stored_time(row[9]),
+            )
+            found = (record, DomainCounts(profiles=int(row[10]), objects=int(row[11]), total_size=int(row[12])))
+            if len(self._domains) >= DOMAIN_MEMO_SIZE:
+                self._domains.clear()
+            self._domains[row] = found
+        return found
 
     def tags(self, arn: str) -> dict[str, str]:
         self.cursor.execute(
@@ -179,6 +193,7 @@ class FastReader:
         self._local = threading.local()
         self._kept: list[Any] = []
         self._lock = threading.Lock()
+        self._domains: dict[tuple[Any, ...], DomainFound] = {}
 
     def _sqlite_session(self) -> FastReadSession:
         """This thread's connection, with one cursor kept for its reads."""
@@ -188,7 +203,7 @@ class FastReader:
             conn.detach()  # ours for this thread's lifetime, not the pool's
             cursor = conn.cursor()
             cursor.execute(f"PRAGMA mmap_size={SQLITE_READ_MMAP_BYTES}")
-            session = self._local.session = FastReadSession(cursor, sqlite=True)
+            session = self._local.session = FastReadSession(cursor, sqlite=True, domains=self._domains)
             with self._lock:
                 self._kept.append(conn)
         return session
@@ -220,7 +235,7 @@ class FastReader:
         try:
             cursor = conn.cursor()
             try:
-                yield FastReadSession(cursor, sqlite=False)
+                yield FastReadSession(cursor, sqlite=False, domains=self._domains)
             finally:
                 conn.rollback()
                 cursor.close()

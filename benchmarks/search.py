@@ -154,6 +154,8 @@ def main() -> None:
               "ms per call")
         print(f"  null server:  {med['null']['rate']:,.0f} calls/s, p50 {med['null']['p50']:.2f} ms, "
               f"p99 {med['null']['p99']:.2f} ms (boto3's own cost on this machine)")
+        print("  p99 by round (ms): openprofiles " + ", ".join(f"{r['p99']:.2f}" for r in rounds["ours"])
+              + "; null server " + ", ".join(f"{r['p99']:.2f}" for r in rounds["null"]))
         print(f"  ratio to the null server: {med['ours']['rate'] / med['null']['rate']:.2f}x calls/s; the server adds "
               f"{med['ours']['p50'] - med['null']['p50']:.2f} ms at p50, {med['ours']['p99'] - med['null']['p99']:.2f} "
               "ms at p99")

@@ -15,7 +15,9 @@ from openprofiles.api.dispatch import ApiApp, HttpRequest
 from openprofiles.api.router import Router
 from openprofiles.clock import SystemClock
 from openprofiles.services import errors
+from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.context import RequestContext
+from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
 from openprofiles.services.provider import Provider
 
 
@@ -129,3 +131,15 @@ def test_quick_reads_run_on_the_event_loop_only_when_allowed(inline: bool) -> No
     loop_thread = anyio.run(main)
     assert (provider.threads["GetDomain"] == loop_thread) is inline
     assert provider.threads["DeleteDomain"] != loop_thread  # a write always runs in a worker thread
+
+
+@pytest.mark.parametrize("provider", [CustomerProfilesProvider, AppFlowProvider])
+def test_quick_reads_name_implemented_read_operations(provider: type[Provider]) -> None:
+    """A misspelt name would silently keep its operation off the event loop; a write must never be on it."""
+    service = {CustomerProfilesProvider: "customer-profiles", AppFlowProvider: "appflow"}[provider]
+    operations = Router().services[service].operations
+    assert provider.quick_reads
+    for name in provider.quick_reads:
+        assert name in operations, name
+        assert hasattr(provider, operations[name].handler_name), name
+        assert name.startswith(("Get", "Describe", "Search", "BatchGet")), name

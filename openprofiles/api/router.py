@@ -52,7 +52,7 @@ class Router:
     def service_for_path(self, method: str, raw_path: str) -> ServiceSpec | None:
         """The service for an unsigned request: the one whose route matches; on a tie, the
         one an ARN in the path names (`/tags/{resourceArn}` exists in both)."""
-        candidates = [s for s in self.services.values() if self.match(s.name, method, raw_path)]
+        candidates = [op.service for op in self.operations_at(method, raw_path)]
         if len(candidates) > 1:
             decoded = unquote(raw_path)
             for spec in candidates:

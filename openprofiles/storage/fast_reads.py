@@ -86,7 +86,6 @@ class FastReadSession:
         row = self.cursor.fetchone()
         if row is None:
             return None
-        row = tuple(row)
         found = self._domains.get(row)
         if found is None:
             record = DomainRecord(

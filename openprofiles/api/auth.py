@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import quote, unquote_to_bytes
 
 from openprofiles.api.errors import AuthFailed
@@ -28,10 +29,12 @@ MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE_FORM = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _AUTH_NAMES = frozenset({"Credential", "SignedHeaders", "Signature"})
+_PREFIX = ALGORITHM + " "
+_MALFORMED = ("Authorization header requires 'Credential' (KEY/DATE/REGION/SERVICE/aws4_request), "
+              "'SignedHeaders' and 'Signature' parameters")
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """The parts of an Authorization header, before any check."""
 
     access_key_id: str
@@ -53,27 +56,36 @@ class Caller:
 
 def parse_authorization(value: str | None) -> Scope | None:
     """The credential scope of a SigV4 Authorization header, or None when it is not one."""
-    if not value or not value.startswith(ALGORITHM + " "):
+    if not value or not value.startswith(_PREFIX):
         return None
+    head, last, signature = value.rpartition(", Signature=")
+    if last and signature.isalnum():  # as the SDKs write it: the signature last, the rest as before
+        return Scope(*_credential_scope(head), signature)
+    parts = _parameters(value)
+    if "Signature" not in parts:
+        raise AuthFailed(_MALFORMED)
+    return Scope(*_credential_scope(value), parts["Signature"])
+
+
+def _parameters(value: str) -> dict[str, str]:
+    """The Credential, SignedHeaders and Signature parameters of an Authorization header."""
     parts: dict[str, str] = {}
-    for part in value[len(ALGORITHM) + 1 :].split(","):
+    for part in value[len(_PREFIX) :].split(","):
         name, _, text = part.strip().partition("=")
         if name in _AUTH_NAMES and text.strip():
             parts[name] = text.split()[0]
+    return parts
+
+
+@lru_cache(maxsize=1024)
+def _credential_scope(value: str) -> tuple[str, str, str, str, tuple[str, ...]]:
+    """Key, date, region, service and signed headers of an Authorization header (with or without its
+    signature): the same few per client and day, so each is read once."""
+    parts = _parameters(value)
     credential = parts.get("Credential", "").split("/")
-    if len(credential) != 5 or credential[4] != "aws4_request" or "SignedHeaders" not in parts or "Signature" not in parts:
-        raise AuthFailed(
-            "Authorization header requires 'Credential' (KEY/DATE/REGION/SERVICE/aws4_request), "
-            "'SignedHeaders' and 'Signature' parameters"
-        )
-    return Scope(
-        access_key_id=credential[0],
-        date=credential[1],
-        region=credential[2],
-        service=credential[3],
-        signed_headers=tuple(parts["SignedHeaders"].split(";")),
-        signature=parts["Signature"],
-    )
+    if len(credential) != 5 or credential[4] != "aws4_request" or "SignedHeaders" not in parts:
+        raise AuthFailed(_MALFORMED)
+    return credential[0], credential[1], credential[2], credential[3], tuple(parts["SignedHeaders"].split(";"))
 
 
 @lru_cache(maxsize=4096)
@@ -158,17 +170,27 @@ def signature_for(
     return hmac.digest(key, to_sign.encode(), "sha256").hex()
 
 
+@lru_cache(maxsize=256)
+def _amz_time(value: str) -> datetime | None:
+    """An X-Amz-Date value as a time, None when it is not one (remembered: a client sends the same
+    second's value many times)."""
+    if not _AMZ_DATE_FORM.fullmatch(value):
+        return None
+    try:  # the constructor, not strptime (a tenth of the cost)
+        return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
+                        int(value[11:13]), int(value[13:15]), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _signing_time(header_map: dict[str, str]) -> tuple[datetime, str]:
     """When the request was signed, as a time and as SigV4 writes it (YYYYMMDDTHHMMSSZ): X-Amz-Date,
     or (as the SDKs allow) the Date header."""
     if "x-amz-date" in header_map:
         value = header_map["x-amz-date"]
-        if _AMZ_DATE_FORM.fullmatch(value):
-            try:  # the constructor, not strptime (a tenth of the cost, on every request)
-                return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
-                                int(value[11:13]), int(value[13:15]), tzinfo=UTC), value
-            except ValueError:
-                pass
+        signed_at = _amz_time(value)
+        if signed_at is not None:
+            return signed_at, value
     elif "date" in header_map:
         try:
             parsed = parsedate_to_datetime(header_map["date"])

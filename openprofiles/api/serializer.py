@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import cache
@@ -67,6 +68,9 @@ def _timestamp(shape: Shape, value: Any, default_format: str) -> Any:
 #: Shapes whose JSON value is the Python value itself.
 _AS_IS = frozenset({"string", "integer", "long", "boolean"})
 
+#: Turns a Python value into its JSON form for one shape.
+Convert = Callable[[Any], Any]
+
 
 @cache
 def _body_members(shape: StructureShape) -> dict[str, tuple[str, Shape | None]]:
@@ -79,33 +83,90 @@ def _body_members(shape: StructureShape) -> dict[str, tuple[str, Shape | None]]:
     }
 
 
-def to_json(shape: Shape, value: Any) -> Any:
-    """A Python value shaped for the JSON body."""
+@cache
+def _converter(shape: Shape) -> Convert | None:
+    """How values of a shape become JSON, worked out once per shape; None when they are JSON as they are."""
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
-        members = _body_members(shape)
+        return _structure(shape)
+    if kind == "list":
+        member = shape.member  # type: ignore[attr-defined]
+        if member.type_name in _AS_IS:
+            return list
+
+        def convert_list(value: Any) -> Any:
+            convert = _converter(member)
+            return [convert(item) for item in value] if convert is not None else list(value)
+
+        return convert_list
+    if kind == "map":
+        value_shape = shape.value  # type: ignore[attr-defined]
+
+        def convert_map(value: Any) -> Any:
+            convert = None if value_shape.type_name in _AS_IS else _converter(value_shape)
+            if convert is None:
+                return {k: v for k, v in value.items() if v is not None}
+            return {k: convert(v) for k, v in value.items() if v is not None}
+
+        return convert_map
+    if kind == "timestamp":
+        return lambda value: _timestamp(shape, value, "unixTimestamp")
+    if kind in ("double", "float"):
+        return _number
+    if kind == "blob":
+        return lambda value: base64.b64encode(value).decode() if isinstance(value, bytes | bytearray) else value
+    return None
+
+
+def _structure(shape: StructureShape) -> Convert:
+    members = _body_members(shape)
+
+    def convert(value: Any) -> Any:
         out = {}
         for name, item in value.items():
             found = members.get(name)
             if found is not None and item is not None:
-                out[found[0]] = item if found[1] is None else to_json(found[1], item)
+                # A member's converter is looked up here, not in advance: shapes can be recursive.
+                member_convert = _converter(found[1]) if found[1] is not None else None
+                out[found[0]] = item if member_convert is None else member_convert(item)
         return out
-    if kind == "list":
-        member = shape.member  # type: ignore[attr-defined]
-        return list(value) if member.type_name in _AS_IS else [to_json(member, item) for item in value]
-    if kind == "map":
-        value_shape = shape.value  # type: ignore[attr-defined]
-        if value_shape.type_name in _AS_IS:
-            return {k: v for k, v in value.items() if v is not None}
-        return {k: to_json(value_shape, v) for k, v in value.items() if v is not None}
-    if kind == "timestamp":
-        return _timestamp(shape, value, "unixTimestamp")
-    if kind in ("double", "float"):
-        return _number(value)
-    if kind == "blob" and isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    return value
+
+    return convert
+
+
+def to_json(shape: Shape, value: Any) -> Any:
+    """A Python value shaped for the JSON body."""
+    convert = _converter(shape)
+    return value if convert is None else convert(value)
+
+
+@dataclass(frozen=True)
+class _Output:
+    """Where an output shape's members go: status code and headers, payload, JSON body."""
+
+    status_member: str | None
+    header_members: tuple[tuple[str, str, Shape], ...]
+    prefix_members: tuple[tuple[str, str], ...]
+    payload: tuple[str, Shape] | None
+
+
+@cache
+def _output(shape: StructureShape) -> _Output:
+    status_member = None
+    headers: list[tuple[str, str, Shape]] = []
+    prefixed: list[tuple[str, str]] = []
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        if location == "statusCode":
+            status_member = name
+        elif location == "header":
+            headers.append((name, member.serialization.get("name", name), member))
+        elif location == "headers":
+            prefixed.append((name, member.serialization.get("name", name)))
+    payload = shape.serialization.get("payload")
+    return _Output(status_member, tuple(headers), tuple(prefixed),
+                   (payload, shape.members[payload]) if payload else None)
 
 
 def serialize_response(op: Operation, result: Mapping[str, Any] | None) -> tuple[int, dict[str, str], bytes]:
@@ -117,22 +178,20 @@ def serialize_response(op: Operation, result: Mapping[str, Any] | None) -> tuple
         return status, headers, b"{}"
     result = result or {}
     assert isinstance(shape, StructureShape)
-    payload = shape.serialization.get("payload")
-    for name, member in shape.members.items():
+    layout = _output(shape)
+    if layout.status_member is not None and result.get(layout.status_member) is not None:
+        status = int(result[layout.status_member])
+    for name, wire, member in layout.header_members:
         value = result.get(name)
-        if value is None:
-            continue
-        location = member.serialization.get("location")
-        if location == "statusCode":
-            status = int(value)
-        elif location == "header":
-            headers[member.serialization.get("name", name)] = _header(member, value)
-        elif location == "headers":
-            prefix = member.serialization.get("name", name)
+        if value is not None:
+            headers[wire] = _header(member, value)
+    for name, prefix in layout.prefix_members:
+        value = result.get(name)
+        if value is not None:
             headers.update({f"{prefix}{k}": str(v) for k, v in value.items()})
-    if payload:
-        member = shape.members[payload]
-        value = result.get(payload)
+    if layout.payload is not None:
+        name, member = layout.payload
+        value = result.get(name)
         if member.type_name in ("blob", "string"):
             body = value if isinstance(value, bytes) else (value or "").encode()
             return status, headers, body

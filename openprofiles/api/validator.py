@@ -4,13 +4,17 @@ Required members, enums, string length (min/max), numeric range, regular-express
 list and map sizes, recursively. Messages follow the AWS wording and name the member path:
 `Value 'x!' at 'DomainName' failed to satisfy constraint: Member must satisfy regular
 expression pattern: ^[a-zA-Z0-9_-]+$`.
+
+Each shape's constraints are turned into one check function the first time a request meets the
+shape (`_checker`), so a request pays only for the constraints its members have.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.model import Shape, StructureShape
@@ -21,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MAX_REPORTED = 10
 
+#: Checks a value found at a member path, adding what it breaks to the list.
+Check = Callable[[Any, str, list[str]], None]
 
 _SURROGATE_PAIR = re.compile(r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})", re.IGNORECASE)
 
@@ -40,78 +46,146 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-def _show(shape: Shape, value: Any) -> str:
+def _shown(sensitive: bool, value: Any) -> str:
     """The `Value '…' ` prefix, left out for sensitive members and shortened when long."""
-    if shape.metadata.get("sensitive") or not isinstance(value, str | int | float):
+    if sensitive or not isinstance(value, str | int | float):
         return "Value"
     text = str(value)
     return f"Value '{text[:64]}{'…' if len(text) > 64 else ''}'"
 
 
-def _where(parent: str, name: str) -> str:
-    return f"{parent}.{name}" if parent else name
+def _size_messages(meta: dict[str, Any], noun: str) -> tuple[int | None, str, int | None, str]:
+    """(min, its message tail, max, its message tail) of a length or value range."""
+    return (
+        meta.get("min"), f"failed to satisfy constraint: Member must have {noun} greater than or equal to {meta.get('min')}",
+        meta.get("max"), f"failed to satisfy constraint: Member must have {noun} less than or equal to {meta.get('max')}",
+    )
 
 
-def _check(shape: Shape, value: Any, where: str, errors: list[str]) -> None:
-    meta = shape.metadata
+@cache
+def _checker(shape: Shape) -> Check | None:
+    """The check for a shape's constraints, built once; None when the shape has none."""
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
-        for name in shape.required_members:
-            if value.get(name) is None:
-                errors.append(f"Value null at '{_where(where, name)}' failed to satisfy constraint: Member must not be null")
-        for name, member in shape.members.items():
-            if value.get(name) is not None:
-                _check(member, value[name], _where(where, name), errors)
-        if meta.get("union") and sum(1 for v in value.values() if v is not None) != 1:
-            errors.append(f"Value at '{where}' failed to satisfy constraint: Member must set exactly one member")
-        return
+        return _structure(shape)
     if kind in ("list", "map"):
+        return _collection(shape)
+    if kind == "string":
+        return _string(shape)
+    if kind in ("integer", "long", "double", "float"):
+        return _number(shape)
+    if kind == "blob":
+        return _blob(shape)
+    return None
+
+
+def _structure(shape: StructureShape) -> Check:
+    required = tuple(shape.required_members)
+    # A member's own check is looked up when a value is there to check: shapes can be recursive.
+    members = tuple(shape.members.items())
+    union = bool(shape.metadata.get("union"))
+
+    def check(value: Any, where: str, errors: list[str]) -> None:
+        for name in required:
+            if value.get(name) is None:
+                errors.append(f"Value null at '{f'{where}.{name}' if where else name}' failed to satisfy "
+                              "constraint: Member must not be null")
+        for name, member in members:
+            item = value.get(name)
+            if item is not None:
+                member_check = _checker(member)
+                if member_check is not None:
+                    member_check(item, f"{where}.{name}" if where else name, errors)
+        if union and sum(1 for v in value.values() if v is not None) != 1:
+            errors.append(f"Value at '{where}' failed to satisfy constraint: Member must set exactly one member")
+
+    return check
+
+
+def _collection(shape: Shape) -> Check:
+    low, too_few, high, too_many = _size_messages(shape.metadata, "length")
+    is_list = shape.type_name == "list"
+
+    def check(value: Any, where: str, errors: list[str]) -> None:
         size = len(value)
-        if "min" in meta and size < meta["min"]:
-            errors.append(f"Value at '{where}' failed to satisfy constraint: Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and size > meta["max"]:
-            errors.append(f"Value at '{where}' failed to satisfy constraint: Member must have length less than or equal to {meta['max']}")
-        if kind == "list":
+        if low is not None and size < low:
+            errors.append(f"Value at '{where}' {too_few}")
+        if high is not None and size > high:
+            errors.append(f"Value at '{where}' {too_many}")
+        if is_list:
+            item_check = _checker(shape.member)  # type: ignore[attr-defined]
             for i, item in enumerate(value):
                 if item is None:
                     errors.append(f"Value null at '{where}.{i + 1}' failed to satisfy constraint: Member must not be null")
-                else:
-                    _check(shape.member, item, f"{where}.{i + 1}", errors)  # type: ignore[attr-defined]
+                elif item_check is not None:
+                    item_check(item, f"{where}.{i + 1}", errors)
         else:
+            key_check, value_check = _checker(shape.key), _checker(shape.value)  # type: ignore[attr-defined]
             for k, v in value.items():
-                _check(shape.key, k, f"{where}.key", errors)  # type: ignore[attr-defined]
-                if v is not None:
-                    _check(shape.value, v, f"{where}.{k}", errors)  # type: ignore[attr-defined]
-        return
-    if kind == "string":
+                if key_check is not None:
+                    key_check(k, f"{where}.key", errors)
+                if v is not None and value_check is not None:
+                    value_check(v, f"{where}.{k}", errors)
+
+    return check
+
+
+def _string(shape: Shape) -> Check | None:
+    meta = shape.metadata
+    sensitive = bool(meta.get("sensitive"))
+    low, too_short, high, too_long = _size_messages(meta, "length")
+    enum = meta.get("enum")
+    allowed = frozenset(enum or ())
+    not_in_enum = f"failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(enum or ())}]"
+    pattern_text = meta.get("pattern")
+    pattern = _compiled(pattern_text) if pattern_text else None
+    not_matching = f"failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern_text}"
+    if low is None and high is None and not enum and pattern is None:
+        return None
+
+    def check(value: Any, where: str, errors: list[str]) -> None:
         length = len(value)
-        if "min" in meta and length < meta["min"]:
-            errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and length > meta["max"]:
-            errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must have length less than or equal to {meta['max']}")
-        enum = meta.get("enum")
-        if enum and value not in enum:
-            errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(enum)}]")
-        pattern = meta.get("pattern")
-        if pattern:
-            compiled = _compiled(pattern)
-            if compiled is not None and not compiled.search(value):
-                errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}")
-        return
-    if kind in ("integer", "long", "double", "float"):
+        if low is not None and length < low:
+            errors.append(f"{_shown(sensitive, value)} at '{where}' {too_short}")
+        if high is not None and length > high:
+            errors.append(f"{_shown(sensitive, value)} at '{where}' {too_long}")
+        if enum and value not in allowed:
+            errors.append(f"{_shown(sensitive, value)} at '{where}' {not_in_enum}")
+        if pattern is not None and not pattern.search(value):
+            errors.append(f"{_shown(sensitive, value)} at '{where}' {not_matching}")
+
+    return check
+
+
+def _number(shape: Shape) -> Check | None:
+    sensitive = bool(shape.metadata.get("sensitive"))
+    low, too_small, high, too_large = _size_messages(shape.metadata, "value")
+    if low is None and high is None:
+        return None
+
+    def check(value: Any, where: str, errors: list[str]) -> None:
         # `not >=` rather than `<`: NaN lies within no range.
-        if "min" in meta and not value >= meta["min"]:
-            errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and not value <= meta["max"]:
-            errors.append(f"{_show(shape, value)} at '{where}' failed to satisfy constraint: Member must have value less than or equal to {meta['max']}")
-        return
-    if kind == "blob":
-        length = len(value)
-        if "min" in meta and length < meta["min"]:
-            errors.append(f"Value at '{where}' failed to satisfy constraint: Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and length > meta["max"]:
-            errors.append(f"Value at '{where}' failed to satisfy constraint: Member must have length less than or equal to {meta['max']}")
+        if low is not None and not value >= low:
+            errors.append(f"{_shown(sensitive, value)} at '{where}' {too_small}")
+        if high is not None and not value <= high:
+            errors.append(f"{_shown(sensitive, value)} at '{where}' {too_large}")
+
+    return check
+
+
+def _blob(shape: Shape) -> Check | None:
+    low, too_short, high, too_long = _size_messages(shape.metadata, "length")
+    if low is None and high is None:
+        return None
+
+    def check(value: Any, where: str, errors: list[str]) -> None:
+        if low is not None and len(value) < low:
+            errors.append(f"Value at '{where}' {too_short}")
+        if high is not None and len(value) > high:
+            errors.append(f"Value at '{where}' {too_long}")
+
+    return check
 
 
 def validate(shape: Shape | None, params: dict[str, Any]) -> None:
@@ -119,7 +193,9 @@ def validate(shape: Shape | None, params: dict[str, Any]) -> None:
     if shape is None:
         return
     errors: list[str] = []
-    _check(shape, params, "", errors)
+    check = _checker(shape)
+    if check is not None:
+        check(params, "", errors)
     if errors:
         shown = errors[:MAX_REPORTED]
         noun = "error" if len(errors) == 1 else "errors"

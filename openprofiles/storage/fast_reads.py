@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -215,15 +215,18 @@ class FastReader:
         with self.session(statements=1) as session:
             return session.found_documents(domain_id, key_name, indexes, after, limit, unique_types)
 
-    @contextmanager
-    def session(self, statements: int = 2) -> Iterator[FastReadSession]:
+    def session(self, statements: int = 2) -> AbstractContextManager[FastReadSession]:
         """Reads in one transaction (a consistent view of the key index and the profiles); on SQLite
-        a session of one statement needs none (a statement reads one snapshot)."""
+        a session of one statement needs none (a statement reads one snapshot): it is the thread's
+        session as it stands."""
+        if self.db.dialect == "sqlite" and statements == 1:
+            return nullcontext(self._sqlite_session())
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[FastReadSession]:
         if self.db.dialect == "sqlite":
             session = self._sqlite_session()
-            if statements == 1:
-                yield session
-                return
             session.cursor.execute("BEGIN")
             try:
                 yield session

@@ -64,7 +64,7 @@ def parse_authorization(value: str | None) -> Scope | None:
     parts = _parameters(value)
     if "Signature" not in parts:
         raise AuthFailed(_MALFORMED)
-    return Scope(*_credential_scope(value), parts["Signature"])
+    return Scope(*_scope_of(parts), parts["Signature"])
 
 
 def _parameters(value: str) -> dict[str, str]:
@@ -78,10 +78,14 @@ def _parameters(value: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=1024)
-def _credential_scope(value: str) -> tuple[str, str, str, str, tuple[str, ...]]:
-    """Key, date, region, service and signed headers of an Authorization header (with or without its
-    signature): the same few per client and day, so each is read once."""
-    parts = _parameters(value)
+def _credential_scope(head: str) -> tuple[str, str, str, str, tuple[str, ...]]:
+    """`_scope_of` an Authorization header without its signature: the same few per client and day,
+    so each is read once."""
+    return _scope_of(_parameters(head))
+
+
+def _scope_of(parts: dict[str, str]) -> tuple[str, str, str, str, tuple[str, ...]]:
+    """Key, date, region, service and signed headers of an Authorization header's parameters."""
     credential = parts.get("Credential", "").split("/")
     if len(credential) != 5 or credential[4] != "aws4_request" or "SignedHeaders" not in parts:
         raise AuthFailed(_MALFORMED)

@@ -33,8 +33,6 @@ from openprofiles.services.provider import Provider
 log = logging.getLogger(__name__)
 
 MAX_BODY = 8 * 1024 * 1024
-#: (method, path) pairs remembered as running on the event loop or not (clients call a few paths often).
-INLINE_MEMO_SIZE = 4096
 
 
 def new_request_id() -> str:
@@ -78,7 +76,6 @@ class ApiApp:
         self.clock = clock
         self.quick_reads_inline = quick_reads_inline
         self.default_service = router.services["customer-profiles"]
-        self._inline: dict[tuple[str, str], bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -120,15 +117,8 @@ class ApiApp:
         or a network). Only where the request runs depends on this, never what it does."""
         if not self.quick_reads_inline:
             return False
-        slot = (request.method, request.raw_path)
-        inline = self._inline.get(slot)
-        if inline is None:
-            ops = self.router.operations_at(request.method, request.raw_path)
-            inline = bool(ops) and all(op.name in self.providers[op.service.name].quick_reads for op in ops)
-            if len(self._inline) >= INLINE_MEMO_SIZE:
-                self._inline.clear()
-            self._inline[slot] = inline
-        return inline
+        ops = self.router.operations_at(request.method, request.raw_path)
+        return bool(ops) and all(op.name in self.providers[op.service.name].quick_reads for op in ops)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """One request, start to finish; never raises."""

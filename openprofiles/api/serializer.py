@@ -92,19 +92,17 @@ def _converter(shape: Shape) -> Convert | None:
         return _structure(shape)
     if kind == "list":
         member = shape.member  # type: ignore[attr-defined]
-        if member.type_name in _AS_IS:
-            return list
 
         def convert_list(value: Any) -> Any:
             convert = _converter(member)
-            return [convert(item) for item in value] if convert is not None else list(value)
+            return list(value) if convert is None else [convert(item) for item in value]
 
         return convert_list
     if kind == "map":
         value_shape = shape.value  # type: ignore[attr-defined]
 
         def convert_map(value: Any) -> Any:
-            convert = None if value_shape.type_name in _AS_IS else _converter(value_shape)
+            convert = _converter(value_shape)
             if convert is None:
                 return {k: v for k, v in value.items() if v is not None}
             return {k: convert(v) for k, v in value.items() if v is not None}

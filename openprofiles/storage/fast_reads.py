@@ -210,8 +210,6 @@ class FastReader:
     def found_documents(self, domain_id: int, key_name: str, indexes: Sequence[bytes], after: str | None,
                         limit: int, unique_types: Sequence[str] = ()) -> list[tuple[str, bytes, bytes]]:
         """`FastReadSession.found_documents` as a read of its own (one statement: one snapshot)."""
-        if self.db.dialect == "sqlite":
-            return self._sqlite_session().found_documents(domain_id, key_name, indexes, after, limit, unique_types)
         with self.session(statements=1) as session:
             return session.found_documents(domain_id, key_name, indexes, after, limit, unique_types)
 

@@ -111,11 +111,6 @@ class SearchService:
         """One key: the lookup and the documents in a single statement (the agent's common search)."""
         by_index = self._indexes(cipher, key, content_type)
         rows = self.reader.found_documents(domain_id, key.name, list(by_index), after, limit, unique_types)
-        if len(key.values) == 1:
-            # One value (an agent's usual search): one row per profile, each found by the key as asked.
-            return [Found(profile_id, ProfileDocument.fields_from_bytes(cipher.open(sealed, profile_id.encode())),
-                          [key])
-                    for profile_id, _, sealed in rows[:limit]]
         results: list[Found] = []
         values: set[str] = set()
         for i, (profile_id, index, sealed) in enumerate(rows):

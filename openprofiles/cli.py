@@ -151,6 +151,8 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
     """Run the service (both APIs on one port)."""
     import uvicorn
 
+    from openprofiles.http_protocol import HttpProtocol
+
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if auth == "open":
         if not is_loopback(host):
@@ -170,7 +172,7 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)
     app = create_app(runtime)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False, http=HttpProtocol)
     finally:
         runtime.close()
 

@@ -57,6 +57,7 @@ class _NullProtocol(asyncio.Protocol):
     """Answers each HTTP/1.1 request (keep-alive, pipelining) with 200 and a fixed body."""
 
     RESPONSE = b""  # set by run_null_server
+    BUSY_S = 0.0  # CPU time spent on each request before answering (set by run_null_server)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -76,6 +77,10 @@ class _NullProtocol(asyncio.Protocol):
             if len(self.buffer) < end + 4 + length:
                 return
             self.buffer = self.buffer[end + 4 + length :]
+            if self.BUSY_S:
+                until = time.perf_counter() + self.BUSY_S
+                while time.perf_counter() < until:  # computing, as a server would (not sleeping)
+                    pass
             self.transport.write(self.RESPONSE)
 
 
@@ -87,9 +92,10 @@ def null_response(body: bytes) -> bytes:
     )
 
 
-def run_null_server(port: int, body: bytes = NULL_BODY) -> None:
-    """The null server's process (this script with --null-server PORT [BODY_FILE])."""
+def run_null_server(port: int, body: bytes = NULL_BODY, busy_us: float = 0.0) -> None:
+    """The null server's process (this script with --null-server PORT [BODY_FILE|-] [BUSY_US])."""
     _NullProtocol.RESPONSE = null_response(body)
+    _NullProtocol.BUSY_S = busy_us / 1e6
     try:
         import uvloop
 
@@ -181,12 +187,14 @@ class OpenProfiles:
             self.log.close()
 
 
-def start_null_server(body_file: Path | None = None) -> tuple[subprocess.Popen[str], str]:
-    """The null server in its own process, answering NULL_BODY or the contents of `body_file`."""
+def start_null_server(body_file: Path | None = None, busy_us: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+    """The null server in its own process, answering NULL_BODY or the contents of `body_file`; with
+    `busy_us`, after computing that long for each request (a server with that much work and no
+    other cost)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--null-server", str(port),
-         *([str(body_file)] if body_file else [])],
+         str(body_file) if body_file else "-", str(busy_us)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -375,8 +383,10 @@ def report_profile(out: Path) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) in (3, 4) and sys.argv[1] == "--null-server":
-        run_null_server(int(sys.argv[2]), *([Path(sys.argv[3]).read_bytes()] if len(sys.argv) == 4 else []))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--null-server":
+        rest = sys.argv[3:]
+        body = Path(rest[0]).read_bytes() if rest and rest[0] != "-" else NULL_BODY
+        run_null_server(int(sys.argv[2]), body, float(rest[1]) if len(rest) > 1 else 0.0)
         return
     if len(sys.argv) > 2 and sys.argv[1] == "--profiled-server":
         run_profiled_server(Path(sys.argv[2]), sys.argv[3:])

@@ -8,7 +8,10 @@ _account; encryption on), then times random key lookups that return the profile 
 in process (SearchService, the code behind SearchProfiles; after a warm-up on other keys) and
 through one boto3 client against `openprofiles serve` on the same database (SigV4), in rounds
 alternating with a null server that answers the same response body (what boto3 itself costs
-here), with the server's CPU time per call. Targets: in process p99 <= 100 us;
+here), with the server's CPU time per call, and null servers that compute `--busy-us`
+microseconds per call before answering (what a server's time alone costs a boto3 caller on this
+machine: a vCPU that waits long enough is descheduled, and waking it costs more than the wait).
+Targets: in process p99 <= 100 us;
 through boto3 p99 <= 3 ms. The reference loop (stdlib sqlite3, no decryption) runs on the
 same number of profiles in the same run.
 """
@@ -86,7 +89,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2_000, help="timed boto3 calls per round")
     parser.add_argument("--rounds", type=int, default=3, help="boto3 rounds, alternating with the null server")
     parser.add_argument("--warmup", type=int, default=5_000, help="untimed in-process lookups (of other keys) first")
+    parser.add_argument("--busy-us", default="150,300,450",
+                        help="also time null servers that compute this many microseconds per call before answering "
+                             "(comma-separated; empty for none): what a server costs here for its time alone")
     args = parser.parse_args()
+    busy = [float(x) for x in args.busy_us.split(",") if x.strip()]
     workdir = Path(tempfile.mkdtemp(prefix="openprofiles-search-"))
 
     ref = reference.search(args.profiles, args.lookups, str(workdir / "reference.db"))
@@ -127,22 +134,26 @@ def main() -> None:
     server = Server(data, None)
     creds = server.create_key()
     server.start()
-    null_process = None
+    null_processes = []
     try:
         ours = server.client("customer-profiles", creds)
         hit = next((name, value) for name, value in qs if value != "missing")
         body = workdir / "search-body.json"
         body.write_bytes(json.dumps(ours.search_profiles(DomainName="bench", KeyName=hit[0], Values=[hit[1]]),
                                     default=str).encode())
-        null_process, null_endpoint = get_domain.start_null_server(body)
-        null = get_domain.make_client(null_endpoint, creds.access_key_id, creds.secret_access_key)
+        nulls = {}
+        for name, busy_us in [("null", 0.0)] + [(f"busy {b:g}", b) for b in busy]:
+            process, endpoint = get_domain.start_null_server(body, busy_us)
+            null_processes.append(process)
+            nulls[name] = get_domain.make_client(endpoint, creds.access_key_id, creds.secret_access_key)
         assert server.process is not None
         warm = queries(args.profiles, 300, seed=7)
-        for client in (ours, null):
+        for client in (ours, *nulls.values()):
             calls_through(client, warm)
-        rounds: dict[str, list[dict[str, float]]] = {"ours": [], "null": []}
+        rounds: dict[str, list[dict[str, float]]] = {"ours": [], **{name: [] for name in nulls}}
         for _ in range(args.rounds):
-            rounds["null"].append(calls_through(null, qs[: args.calls]))
+            for name, null in nulls.items():
+                rounds[name].append(calls_through(null, qs[: args.calls]))
             cpu = process_cpu_seconds(server.process.pid)
             rounds["ours"].append(calls_through(ours, qs[: args.calls]))
             rounds["ours"][-1]["server_cpu_ms"] = (process_cpu_seconds(server.process.pid) - cpu) / args.calls * 1e3
@@ -159,9 +170,13 @@ def main() -> None:
         print(f"  ratio to the null server: {med['ours']['rate'] / med['null']['rate']:.2f}x calls/s; the server adds "
               f"{med['ours']['p50'] - med['null']['p50']:.2f} ms at p50, {med['ours']['p99'] - med['null']['p99']:.2f} "
               "ms at p99")
+        for b in busy:
+            m = med[f"busy {b:g}"]
+            print(f"  null server computing {b:g} us per call: p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms (adds "
+                  f"{m['p50'] - med['null']['p50']:.2f} ms at p50, {m['p99'] - med['null']['p99']:.2f} ms at p99)")
     finally:
-        if null_process is not None:
-            get_domain.stop(null_process)
+        for process in null_processes:
+            get_domain.stop(process)
         server.stop()
         subprocess.run(["rm", "-rf", str(workdir)], check=False)
 

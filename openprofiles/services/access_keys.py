@@ -79,8 +79,9 @@ class AccessKeyService:
             uow.access_keys.revoke(access_key_id, self.clock.now())
 
     def lookup(self, access_key_id: str) -> AccessKey | None:
-        """The key with its secret, read from the store on every call so a revocation acts at once
-        (the decrypted secret is remembered; the row is not)."""
+        """The key with its secret, asked of the store on every call so a revocation acts at once
+        (the store may answer from memory only while nothing was committed since it last read the
+        row; the decrypted secret is remembered by its sealed value)."""
         with self.reader.session(statements=1) as session:
             found = session.access_key(access_key_id)
         if found is None:

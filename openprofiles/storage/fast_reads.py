@@ -21,6 +21,8 @@ from openprofiles.storage.domains import DomainCounts, DomainRecord
 
 #: Parsed domain rows kept (`FastReadSession.domain`) before the memo starts over.
 DOMAIN_MEMO_SIZE = 1024
+#: Rows a SQLite read connection remembers while the database is unchanged (`FastReadSession._recall`).
+ROW_MEMO_SIZE = 4096
 
 DomainFound = tuple[DomainRecord, DomainCounts]
 
@@ -32,6 +34,31 @@ class FastReadSession:
         self._domains = domains
         self.marker = "?" if sqlite else "%s"
         self._by_one = (_found_by_one_sql(sqlite, after=False), _found_by_one_sql(sqlite, after=True))
+        self._rows: dict[tuple[str, ...], Any] = {}
+        self._version: int | None = None
+
+    def _recall(self, key: tuple[str, ...]) -> Any:
+        """On SQLite, a row this connection read before (`_remember`), if no connection of any
+        process has committed since: `PRAGMA data_version` changes with every commit but this
+        connection's own, and these connections only read. One pragma instead of a SELECT, so a
+        revoked key or a changed domain is seen at once. None when there is nothing to recall."""
+        if not self.sqlite:
+            return None
+        self.cursor.execute("PRAGMA data_version")
+        version = self.cursor.fetchone()[0]
+        if version != self._version:
+            self._rows.clear()
+            self._version = version
+            return None
+        return self._rows.get(key)
+
+    def _remember(self, key: tuple[str, ...], row: Any) -> None:
+        # Read after the pragma: as new as the version it is filed under, or newer (a commit in
+        # between changes the version, so the next `_recall` reads again).
+        if self.sqlite and row is not None:
+            if len(self._rows) >= ROW_MEMO_SIZE:
+                self._rows.clear()
+            self._rows[key] = row
 
     def _marks(self, n: int) -> str:
         return ", ".join([self.marker] * n)
@@ -77,6 +104,10 @@ class FastReadSession:
     def domain(self, account_id: str, region: str, name: str) -> DomainFound | None:
         """A domain and its counters. Each distinct row is parsed once (every API call reads its
         domain; the records are frozen and shared)."""
+        key = ("domain", account_id, region, name)
+        found: DomainFound | None = self._recall(key)
+        if found is not None:
+            return found
         self.cursor.execute(
             "SELECT id, account_id, region, name, default_expiration_days, default_encryption_key, "
             "dead_letter_queue_url, settings, created_at, last_updated_at, profile_count, object_count, total_size "
@@ -97,6 +128,7 @@ class FastReadSession:
             if len(self._domains) >= DOMAIN_MEMO_SIZE:
                 self._domains.clear()
             self._domains[row] = found
+        self._remember(key, found)
         return found
 
     def tags(self, arn: str) -> dict[str, str]:
@@ -107,12 +139,18 @@ class FastReadSession:
 
     def access_key(self, access_key_id: str) -> tuple[str, bool, bytes] | None:
         """(account id, active, sealed secret) of an access key."""
+        key = ("access_key", access_key_id)
+        found: tuple[str, bool, bytes] | None = self._recall(key)
+        if found is not None:
+            return found
         self.cursor.execute(
             f"SELECT account_id, active, secret_ciphertext FROM access_keys WHERE access_key_id = {self.marker}",
             (access_key_id,),
         )
         row = self.cursor.fetchone()
-        return (row[0], bool(row[1]), bytes(row[2])) if row else None
+        found = (row[0], bool(row[1]), bytes(row[2])) if row else None
+        self._remember(key, found)
+        return found
 
     def object_type_version(self, domain_id: int, name: str) -> datetime | None:
         """When an object type was last changed (its version), or None when it does not exist."""

@@ -13,6 +13,7 @@ pending first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -39,6 +40,10 @@ class CoalescingTransport:
         self._size += len(data)
         if self._size >= FLUSH_AT:
             self.flush()
+
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+        for data in chunks:
+            self.write(data)
 
     def flush(self) -> None:
         """Write what is pending (nothing once the connection is closing)."""

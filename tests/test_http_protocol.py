@@ -76,6 +76,19 @@ def test_writes_in_one_turn_go_out_as_one_write_in_order() -> None:
     asyncio.run(scenario())
 
 
+def test_writelines_joins_the_same_write_in_order() -> None:
+    async def scenario() -> None:
+        inner = RecordingTransport()
+        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        transport.write(b"a")
+        transport.writelines([b"b", bytearray(b"c")])
+        transport.write(b"d")
+        await _turn()
+        assert inner.writes == [b"abcd"]
+
+    asyncio.run(scenario())
+
+
 def test_a_large_write_goes_out_at_once() -> None:
     async def scenario() -> None:
         inner = RecordingTransport()
@@ -203,3 +216,15 @@ def test_head_request_gets_the_head_alone(server: Server) -> None:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         head, body = _read_response(sock, buffer)
         assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["status"] == "ok"
+
+
+def test_a_websocket_upgrade_is_refused_whole_and_closed(server: Server) -> None:
+    """The upgrade path hands the transport to uvicorn's WebSocket protocol: its refusal still
+    arrives whole before the connection closes."""
+    with _connect(server) as sock:
+        sock.sendall(b"GET /console/ HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        received = bytearray()
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 403") and received.endswith(b"\r\n\r\n")

@@ -8,9 +8,9 @@ machine the hop to a worker thread and back costs more than the read itself.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from random import getrandbits
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -37,8 +37,10 @@ MAX_BODY = 8 * 1024 * 1024
 
 def new_request_id() -> str:
     """A random (version 4) UUID in its text form, as x-amzn-RequestId carries it; without
-    uuid.UUID, whose construction costs more than the rest of a cheap request's bookkeeping."""
-    h = os.urandom(16).hex()
+    uuid.UUID, whose construction costs more than the rest of a cheap request's bookkeeping. The
+    bits come from `random` (seeded from the OS, reseeded in a forked child): a request id must be
+    unique, not secret, and the OS's generator is a system call per request."""
+    h = f"{getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Any, ClassVar
 
 import anyio
@@ -11,7 +12,7 @@ import orjson
 import pytest
 
 from openprofiles.api.auth import Authenticator
-from openprofiles.api.dispatch import ApiApp, HttpRequest
+from openprofiles.api.dispatch import ApiApp, HttpRequest, new_request_id
 from openprofiles.api.router import Router
 from openprofiles.clock import SystemClock
 from openprofiles.services import errors
@@ -143,3 +144,11 @@ def test_quick_reads_name_implemented_read_operations(provider: type[Provider]) 
         assert name in operations, name
         assert hasattr(provider, operations[name].handler_name), name
         assert name.startswith(("Get", "Describe", "Search", "BatchGet")), name
+
+
+def test_request_ids_are_distinct_version_4_uuids() -> None:
+    ids = [new_request_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:2_000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

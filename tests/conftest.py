@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from openprofiles.storage.database import Database
 from tests.harness import IN_CI, Credentials, MotoServer, PostgresCluster, Server
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -45,6 +46,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database on each backend, as a URL."""
     return database_url_for(backend, request) or f"sqlite:///{tmp_path / 'openprofiles.db'}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A fresh, migrated database on each backend."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server in `--auth open` mode on SQLite, one per test module."""
+    server = Server(tmp_path_factory.mktemp("open"), None, auth="open")
+    server.start()
+    yield server
+    server.stop()
 
 
 class LiveServer:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from openprofiles.http_protocol import FLUSH_AT, CoalescingTransport
 from tests.harness import Server
@@ -144,14 +141,6 @@ def test_nothing_is_written_to_a_connection_already_closing() -> None:
 # --- the running server ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("http"), None, auth="open")
-    srv.start()
-    yield srv
-    srv.stop()
-
-
 def _read_response(sock: socket.socket, buffer: bytearray, head_only: bool = False) -> tuple[bytes, bytes]:
     """One response from `sock` (bytes already read are in `buffer`): its head and body."""
     while b"\r\n\r\n" not in buffer:
@@ -176,8 +165,8 @@ def _connect(server: Server) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=10)
 
 
-def test_keep_alive_and_pipelined_requests_get_whole_responses_in_order(server: Server) -> None:
-    with _connect(server) as sock:
+def test_keep_alive_and_pipelined_requests_get_whole_responses_in_order(open_server: Server) -> None:
+    with _connect(open_server) as sock:
         buffer = bytearray()
         for _ in range(3):
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -196,8 +185,8 @@ def test_keep_alive_and_pipelined_requests_get_whole_responses_in_order(server: 
         assert buffer == b""
 
 
-def test_connection_close_delivers_the_whole_response_before_closing(server: Server) -> None:
-    with _connect(server) as sock:
+def test_connection_close_delivers_the_whole_response_before_closing(open_server: Server) -> None:
+    with _connect(open_server) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         received = bytearray()
         while chunk := sock.recv(65536):
@@ -207,8 +196,8 @@ def test_connection_close_delivers_the_whole_response_before_closing(server: Ser
     assert json.loads(body)["status"] == "ok"
 
 
-def test_head_request_gets_the_head_alone(server: Server) -> None:
-    with _connect(server) as sock:
+def test_head_request_gets_the_head_alone(open_server: Server) -> None:
+    with _connect(open_server) as sock:
         buffer = bytearray()
         sock.sendall(b"HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         head, body = _read_response(sock, buffer, head_only=True)
@@ -218,10 +207,10 @@ def test_head_request_gets_the_head_alone(server: Server) -> None:
         assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["status"] == "ok"
 
 
-def test_a_websocket_upgrade_is_refused_whole_and_closed(server: Server) -> None:
+def test_a_websocket_upgrade_is_refused_whole_and_closed(open_server: Server) -> None:
     """The upgrade path hands the transport to uvicorn's WebSocket protocol: its refusal still
     arrives whole before the connection closes."""
-    with _connect(server) as sock:
+    with _connect(open_server) as sock:
         sock.sendall(b"GET /console/ HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         received = bytearray()

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -489,14 +489,6 @@ def test_routing_by_scope_service(live: LiveServer, unique: str) -> None:
 
 
 # --- open mode -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("open"), None, auth="open")
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_open_mode_warns_and_creates_no_key(open_server: Server) -> None:

@@ -16,13 +16,6 @@ from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
 
 
-@pytest.fixture
-def db(database_url: str) -> Database:
-    database = Database(database_url)
-    database.migrate()
-    return database
-
-
 def test_master_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     first = load_master_key(tmp_path)
     mode = stat.S_IMODE(os.stat(tmp_path / "master.key").st_mode)

@@ -38,14 +38,6 @@ KEYS = {
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def kms(aws_env: MotoServer) -> Any:
     return aws_env.client("kms")
 

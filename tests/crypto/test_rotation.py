@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,6 @@ from openprofiles.storage.database import Database
 from tests.harness import MotoServer
 
 SCOPES = ("system", "domain:1", "domain:2")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _process(db: Database, data_dir: Path, env_value: str | None = None) -> Envelope:

@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from openprofiles.storage.database import Database
 from openprofiles.storage.fast_reads import ROW_MEMO_SIZE, FastReader
 from openprofiles.storage.store import Store
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _key(reader: FastReader, key_id: str) -> tuple[str, bool, bytes] | None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Search by key at scale: in process and through boto3 SearchProfiles, beside the reference loop.
 
-    python benchmarks/search.py [--profiles 1000000] [--lookups 20000] [--calls 2000]
+    python benchmarks/search.py [--profiles 1000000] [--lookups 20000] [--calls 2000] [--workdir DIR]
 
 Builds the profiles through the batch ingest service (three keys each: _email, _phone,
 _account; encryption on), then times random key lookups that return the profile (95% hits):
@@ -92,28 +92,49 @@ def main() -> None:
     parser.add_argument("--busy-us", default="150,300,450",
                         help="also time null servers that compute this many microseconds per call before answering "
                              "(comma-separated; empty for none): what a server costs here for its time alone")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep the databases here and, when it already holds as many profiles from an earlier "
+                             "run, search those instead of building them again (default: a temporary directory)")
     args = parser.parse_args()
     busy = [float(x) for x in args.busy_us.split(",") if x.strip()]
-    workdir = Path(tempfile.mkdtemp(prefix="openprofiles-search-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="openprofiles-search-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        run(args, workdir, busy)
+    finally:
+        if args.workdir is None:
+            subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
+
+def run(args: argparse.Namespace, workdir: Path, busy: list[float]) -> None:
+    (workdir / "reference.db").unlink(missing_ok=True)
     ref = reference.search(args.profiles, args.lookups, str(workdir / "reference.db"))
     print(f"reference loop at {args.profiles:,} profiles: {ref['lookups_per_s']:,.0f} lookups/s, "
           f"p50 {ref['p50_us']:.1f} us, p99 {ref['p99_us']:.1f} us")
 
-    data = workdir / "data"
+    data, built = workdir / "data", workdir / "built.json"
+    kept = built.exists() and json.loads(built.read_text()) == {"profiles": args.profiles}
+    if not kept:
+        subprocess.run(["rm", "-rf", str(data)], check=False)
+        built.unlink(missing_ok=True)
     runtime = build_runtime(Settings(data_dir=data))
     now = datetime.now(UTC)
     ctx = RequestContext("000000000000", "us-east-1", "bench", "bench", now)
-    runtime.domains.create(ctx, "bench", default_expiration_days=365, default_encryption_key=None,
-                           dead_letter_queue_url=None, settings={}, tags={})
-    domain = runtime.domains.record(ctx, "bench")
-    otype = runtime.object_types.put(domain, "people", OBJECT_TYPE, now).object_type
-    start = time.perf_counter()
-    for lo in range(0, args.profiles, 10_000):
-        batch = [json.dumps({"n": str(i), **{k[1:]: v for k, v in identity(i).items()}, "first": "Jane",
-                             "note": "x" * 120}) for i in range(lo, min(lo + 10_000, args.profiles))]
-        runtime.ingest.ingest(domain, otype, batch, source="bench", performed_by="bench", now=now)
-    print(f"built {args.profiles:,} profiles through the ingest service in {time.perf_counter() - start:,.0f} s")
+    if kept:
+        domain = runtime.domains.record(ctx, "bench")
+        print(f"searching the {args.profiles:,} profiles an earlier run built in {data}")
+    else:
+        runtime.domains.create(ctx, "bench", default_expiration_days=365, default_encryption_key=None,
+                               dead_letter_queue_url=None, settings={}, tags={})
+        domain = runtime.domains.record(ctx, "bench")
+        otype = runtime.object_types.put(domain, "people", OBJECT_TYPE, now).object_type
+        start = time.perf_counter()
+        for lo in range(0, args.profiles, 10_000):
+            batch = [json.dumps({"n": str(i), **{k[1:]: v for k, v in identity(i).items()}, "first": "Jane",
+                                 "note": "x" * 120}) for i in range(lo, min(lo + 10_000, args.profiles))]
+            runtime.ingest.ingest(domain, otype, batch, source="bench", performed_by="bench", now=now)
+        built.write_text(json.dumps({"profiles": args.profiles}))
+        print(f"built {args.profiles:,} profiles through the ingest service in {time.perf_counter() - start:,.0f} s")
 
     qs = queries(args.profiles, args.lookups)
     for name, value in queries(args.profiles, args.warmup, seed=7):  # other keys than the timed ones
@@ -178,7 +199,6 @@ def main() -> None:
         for process in null_processes:
             get_domain.stop(process)
         server.stop()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 def calls_through(client: Any, qs: list[tuple[str, str]]) -> dict[str, float]:

@@ -47,6 +47,12 @@ class RecordingTransport(asyncio.Transport):
         return ("127.0.0.1", 8000) if name == "sockname" else default
 
 
+def _wrapped() -> tuple[RecordingTransport, CoalescingTransport]:
+    """A recording transport and the coalescing transport around it (inside a running loop)."""
+    inner = RecordingTransport()
+    return inner, CoalescingTransport(inner, asyncio.get_running_loop())
+
+
 async def _turn() -> None:
     """Let the event loop finish its current turn."""
     await asyncio.sleep(0)
@@ -55,8 +61,7 @@ async def _turn() -> None:
 
 def test_writes_in_one_turn_go_out_as_one_write_in_order() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
         transport.write(bytearray(b"{"))
         transport.write(memoryview(b'"a": 1}'))
@@ -75,8 +80,7 @@ def test_writes_in_one_turn_go_out_as_one_write_in_order() -> None:
 
 def test_writelines_joins_the_same_write_in_order() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"a")
         transport.writelines([b"b", bytearray(b"c")])
         transport.write(b"d")
@@ -88,8 +92,7 @@ def test_writelines_joins_the_same_write_in_order() -> None:
 
 def test_a_large_write_goes_out_at_once() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"head")
         transport.write(b"x" * FLUSH_AT)
         assert inner.writes == [b"head" + b"x" * FLUSH_AT]
@@ -102,22 +105,19 @@ def test_a_large_write_goes_out_at_once() -> None:
 
 def test_close_and_write_eof_write_what_is_pending_first_abort_drops_it() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"last words")
         transport.close()
         assert inner.writes == [b"last words"] and inner.events == ["write", "close"]
         await _turn()
         assert inner.writes == [b"last words"]
 
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"then eof")
         transport.write_eof()
         assert inner.events == ["write", "eof"]
 
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"never sent")
         transport.abort()
         await _turn()
@@ -128,8 +128,7 @@ def test_close_and_write_eof_write_what_is_pending_first_abort_drops_it() -> Non
 
 def test_nothing_is_written_to_a_connection_already_closing() -> None:
     async def scenario() -> None:
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        inner, transport = _wrapped()
         transport.write(b"too late")
         inner.closing = True  # the peer went away
         await _turn()

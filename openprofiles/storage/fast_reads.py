@@ -103,7 +103,7 @@ class FastReadSession:
 
     def domain(self, account_id: str, region: str, name: str) -> DomainFound | None:
         """A domain and its counters. Each distinct row is parsed once (every API call reads its
-        domain; the records are frozen and shared)."""
+        domain; the records are frozen and shared), and on SQLite recalled while nothing changed."""
         key = ("domain", account_id, region, name)
         found: DomainFound | None = self._recall(key)
         if found is not None:

@@ -99,7 +99,7 @@ def main() -> None:
                 handle.write(record + "\n")
         os.environ.pop("OPENPROFILES_MASTER_KEY", None)
 
-        marks = raw.run_ours(records, args.database_url, workdir / "raw", args.batch)
+        marks = raw.run_ours(raw.batches_of(records, args.batch), args.database_url, workdir / "raw")
         raw_rate = marks[-1][0] / marks[-1][1]
         print(f"raw ingest:     {raw_rate:,.0f} records/s (IngestService.ingest, batches of {args.batch:,})")
         del records, marks

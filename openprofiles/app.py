@@ -51,6 +51,7 @@ from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store
+from openprofiles.web.agent import AgentPages
 from openprofiles.web.console import PREFIX as CONSOLE_PREFIX
 from openprofiles.web.console import Console
 from openprofiles.web.pages import Pages
@@ -198,7 +199,8 @@ def create_app(runtime: Runtime) -> Root:
     events = FlowEventsEndpoint(api, FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner))
     sessions = (Sessions(runtime.keyring.derive("console-sessions"), runtime.access_keys.lookup)
                 if runtime.settings.auth == "sigv4" else None)
-    console = Console(Pages(runtime.domains, runtime.integrations, runtime.flows), sessions,
+    console = Console(Pages(runtime.domains, runtime.integrations, runtime.flows),
+                      AgentPages(runtime.domains, runtime.object_types, runtime.search, runtime.profiles), sessions,
                       runtime.settings.console_region, runtime.clock, OPEN_ACCOUNT)
     web = Starlette(routes=[Route("/health", health, methods=["GET"]), events.route(), *console.routes()],
                     lifespan=lifespan)

@@ -79,6 +79,13 @@ class HistoryRepository:
             query = query.where(profile_history.c.performed_by == performed_by)
         return [_row(r) for r in self.conn.execute(query.order_by(profile_history.c.id).limit(limit))]
 
+    def latest_for_profile(self, domain_id: int, profile_id: str, limit: int) -> list[HistoryRow]:
+        """A profile's newest `limit` records, newest first."""
+        query = select(profile_history).where(
+            profile_history.c.domain_id == domain_id, profile_history.c.profile_id == profile_id
+        )
+        return [_row(r) for r in self.conn.execute(query.order_by(profile_history.c.id.desc()).limit(limit))]
+
     def get(self, domain_id: int, profile_id: str, record_id: str) -> HistoryRow | None:
         row = self.conn.execute(
             select(profile_history).where(

@@ -160,6 +160,16 @@ class ObjectRepository:
             query = query.where(profile_objects.c.id > after)
         return [_row(row) for row in self.conn.execute(query.order_by(profile_objects.c.id).limit(limit))]
 
+    def type_names_for_profile(self, domain_id: int, profile_id: str) -> list[str]:
+        """The object types a profile holds objects of, by name."""
+        rows = self.conn.execute(
+            select(profile_objects.c.object_type_name)
+            .where(profile_objects.c.domain_id == domain_id, profile_objects.c.profile_id == profile_id)
+            .distinct()
+            .order_by(profile_objects.c.object_type_name)
+        )
+        return [name for (name,) in rows]
+
     def oldest_beyond(self, domain_id: int, profile_id: str, object_type_name: str, keep: int) -> list[int]:
         """Ids of this profile's objects of a type past the newest `keep`, oldest first."""
         rows = self.conn.execute(

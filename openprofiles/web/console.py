@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from openprofiles.clock import Clock
 from openprofiles.services.context import RequestContext
 from openprofiles.services.errors import NotFound
+from openprofiles.web.agent import AgentPages
 from openprofiles.web.pages import Pages
 from openprofiles.web.sessions import COOKIE, Sessions
 
@@ -29,6 +30,8 @@ PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/signin"
 #: A sign-in form is two short fields; a larger body is refused.
 MAX_FORM = 8192
+#: The key name the profile search form starts with.
+DEFAULT_SEARCH_KEY = "_email"
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                                "base-uri 'none'",
@@ -60,9 +63,10 @@ class Console:
     """The console's pages. `sessions` is None in `--auth open` mode: every page is open and acts
     for `open_account`, as the API does."""
 
-    def __init__(self, pages: Pages, sessions: Sessions | None, region: str, clock: Clock,
+    def __init__(self, pages: Pages, agent: AgentPages, sessions: Sessions | None, region: str, clock: Clock,
                  open_account: str) -> None:
         self.pages = pages
+        self.agent = agent
         self.sessions = sessions
         self.region = region
         self.clock = clock
@@ -77,6 +81,8 @@ class Console:
             Route(PREFIX, lambda _: RedirectResponse(PREFIX + "/", 308), methods=["GET"]),
             Route(PREFIX + "/", self.domains, methods=["GET"]),
             Route(PREFIX + "/domains/{name}", self.domain, methods=["GET"]),
+            Route(PREFIX + "/domains/{name}/profiles", self.profile_search, methods=["GET"]),
+            Route(PREFIX + "/domains/{name}/profiles/{profile_id}", self.profile, methods=["GET"]),
             Route(PREFIX + "/flows", self.flows, methods=["GET"]),
             Route(SIGN_IN, self.sign_in_form, methods=["GET"]),
             Route(SIGN_IN, self.sign_in, methods=["POST"]),
@@ -169,6 +175,20 @@ class Console:
         return await self._page(
             request, lambda ctx: self.pages.integration_list(ctx, name),
             lambda rows, account: self._render("domain.html", account=account, domain=name, integrations=rows))
+
+    async def profile_search(self, request: Request) -> Response:
+        name, query = request.path_params["name"], request.query_params
+        key, value = query.get("key", DEFAULT_SEARCH_KEY).strip(), query.get("value", "").strip()
+        return await self._page(
+            request, lambda ctx: self.agent.search(ctx, name, key, value, query.get("after")),
+            lambda page, account: self._render("profiles.html", 400 if page.error else 200, account=account,
+                                               domain=name, page=page))
+
+    async def profile(self, request: Request) -> Response:
+        name, profile_id = request.path_params["name"], request.path_params["profile_id"]
+        return await self._page(
+            request, lambda ctx: self.agent.profile(ctx, name, profile_id),
+            lambda view, account: self._render("profile.html", account=account, domain=name, view=view))
 
     async def flows(self, request: Request) -> Response:
         return await self._page(request, self.pages.flow_list,

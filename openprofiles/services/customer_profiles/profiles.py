@@ -180,6 +180,13 @@ class ProfileService:
                 after = rows[-1].id
         return out
 
+    def object_type_names(self, domain: DomainRecord, profile_id: str) -> list[str]:
+        """The object types a profile holds objects of, by name; NotFound for an unknown profile."""
+        with self.store.read() as uow:
+            if uow.profiles.get(domain.id, profile_id) is None:
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            return uow.objects.type_names_for_profile(domain.id, profile_id)
+
     def _filter(self, domain: DomainRecord, cipher: DomainCipher, object_type_name: str,
                 key_filter: tuple[str, Sequence[str]]) -> Callable[[StoredObject, ObjectRow], bool]:
         """A predicate for ObjectFilter: standard objects by their id fields (or the entity key
@@ -239,6 +246,11 @@ class ProfileService:
             if uow.profiles.get(domain.id, profile_id) is None:
                 raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
             return uow.history.for_profile(domain.id, profile_id, after, limit, **filters)
+
+    def latest_history(self, domain: DomainRecord, profile_id: str, limit: int) -> list[HistoryRow]:
+        """A profile's newest `limit` history records, newest first."""
+        with self.store.read() as uow:
+            return uow.history.latest_for_profile(domain.id, profile_id, limit)
 
     def history_record(self, domain: DomainRecord, profile_id: str, record_id: str) -> HistoryRecord:
         cipher = self._cipher(domain)

@@ -176,3 +176,18 @@ def test_bad_input_gets_a_clear_answer(page: Page, live: LiveServer, cp: Any, un
     cp.delete_profile(DomainName=unique, ProfileId=dana)
     response = page.goto(f"{profiles}/{dana}")
     assert response is not None and response.status == 404
+
+
+def test_a_type_with_many_objects_shows_its_oldest(page: Page, live: LiveServer, cp: Any, unique: str) -> None:
+    dana = _customers(cp, unique)
+    for i in range(60):
+        cp.put_profile_object(DomainName=unique, ObjectTypeName="tickets",
+                              Object=json.dumps({"ticket": f"T-{100 + i}", "requester": "dana.scully@fbi.gov"}))
+    sign_in(page, live.endpoint, live.creds.access_key_id, live.creds.secret_access_key)
+    page.goto(f"{live.endpoint}/console/domains/{unique}/profiles/{dana}")
+    tickets = page.locator("section[data-object-type=tickets]")
+    assert tickets.locator("h3 small").inner_text() == "(50+, the oldest shown)"
+    shown = [json.loads(text)["ticket"] for text in tickets.locator("pre").all_text_contents()]
+    assert shown == ["T-9"] + [f"T-{100 + i}" for i in range(49)]
+    assert page.locator("section[data-object-type=crm] h3 small").inner_text() == "(1)"
+    assert page.locator("table.history tbody tr").count() == 50

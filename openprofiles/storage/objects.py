@@ -160,6 +160,15 @@ class ObjectRepository:
             query = query.where(profile_objects.c.id > after)
         return [_row(row) for row in self.conn.execute(query.order_by(profile_objects.c.id).limit(limit))]
 
+    def latest_for_profile(self, domain_id: int, profile_id: str, object_type_name: str, limit: int) -> list[ObjectRow]:
+        """A profile's newest `limit` objects of a type, newest first."""
+        query = select(*_COLUMNS).where(
+            profile_objects.c.domain_id == domain_id,
+            profile_objects.c.profile_id == profile_id,
+            profile_objects.c.object_type_name == object_type_name,
+        )
+        return [_row(row) for row in self.conn.execute(query.order_by(profile_objects.c.id.desc()).limit(limit))]
+
     def type_names_for_profile(self, domain_id: int, profile_id: str) -> list[str]:
         """The object types a profile holds objects of, by name."""
         rows = self.conn.execute(

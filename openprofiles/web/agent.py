@@ -56,7 +56,7 @@ class SearchPage:
 @dataclass(frozen=True)
 class ObjectGroup:
     object_type_name: str
-    #: (object key, the object as indented JSON), oldest first.
+    #: (object key, the object as indented JSON), newest first.
     objects: list[tuple[str, str]]
     #: Whether the profile holds more objects of this type than are shown.
     more: bool
@@ -138,7 +138,7 @@ class AgentPages:
             raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
         groups = []
         for name in type_names:
-            objects = self.profiles.objects(domain, profile_id, name, None, None, OBJECTS_PER_TYPE + 1)
+            objects = self.profiles.latest_objects(domain, profile_id, name, OBJECTS_PER_TYPE + 1)
             groups.append(ObjectGroup(name, [(o.object_key, _pretty(o.text)) for o in objects[:OBJECTS_PER_TYPE]],
                                       more=len(objects) > OBJECTS_PER_TYPE))
         return ProfileView(

@@ -186,8 +186,10 @@ def test_a_type_with_many_objects_shows_its_oldest(page: Page, live: LiveServer,
     sign_in(page, live.endpoint, live.creds.access_key_id, live.creds.secret_access_key)
     page.goto(f"{live.endpoint}/console/domains/{unique}/profiles/{dana}")
     tickets = page.locator("section[data-object-type=tickets]")
-    assert tickets.locator("h3 small").inner_text() == "(50+, the oldest shown)"
+    assert tickets.locator("h3 small").inner_text() == "(50+, the newest shown)"
     shown = [json.loads(text)["ticket"] for text in tickets.locator("pre").all_text_contents()]
-    assert shown == ["T-9"] + [f"T-{100 + i}" for i in range(49)]
+    assert shown == [f"T-{100 + i}" for i in range(59, 9, -1)]
+    assert tickets.locator("details[open] pre").count() == 1
+    assert json.loads(tickets.locator("details[open] pre").inner_text())["ticket"] == "T-159"
     assert page.locator("section[data-object-type=crm] h3 small").inner_text() == "(1)"
     assert page.locator("table.history tbody tr").count() == 50

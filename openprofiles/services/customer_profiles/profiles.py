@@ -187,6 +187,14 @@ class ProfileService:
                 raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
             return uow.objects.type_names_for_profile(domain.id, profile_id)
 
+    def latest_objects(self, domain: DomainRecord, profile_id: str, object_type_name: str,
+                       limit: int) -> list[StoredObject]:
+        """A profile's newest `limit` objects of a type, newest first."""
+        cipher = self._cipher(domain)
+        with self.store.read() as uow:
+            rows = uow.objects.latest_for_profile(domain.id, profile_id, object_type_name, limit)
+        return [self._object(cipher, row) for row in rows]
+
     def _filter(self, domain: DomainRecord, cipher: DomainCipher, object_type_name: str,
                 key_filter: tuple[str, Sequence[str]]) -> Callable[[StoredObject, ObjectRow], bool]:
         """A predicate for ObjectFilter: standard objects by their id fields (or the entity key

@@ -173,7 +173,7 @@ def main() -> None:
         before, cpu_before = run_reference(records, workdir / "reference-before.db", args.batch)
         print(f"reference loop (before): {before:,.0f} records/s", flush=True)
         ours = run_ours_apart(source, args.database_url, workdir / "data", args.batch)
-        marks = [(done, elapsed) for done, elapsed in ours["marks"]]
+        marks = ours["marks"]
         after, cpu_after = run_reference(records, workdir / "reference-after.db", args.batch)
         ref_cpu = (cpu_before + cpu_after) / 2
         ref_rate = (before + after) / 2

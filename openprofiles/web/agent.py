@@ -16,7 +16,6 @@ from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.search import Found, SearchKey, SearchService
-from openprofiles.services.errors import NotFound
 from openprofiles.storage.history import HistoryRow
 
 #: SearchProfiles' KeyName and Values members (the service model's limits).
@@ -132,19 +131,13 @@ class AgentPages:
     def profile(self, ctx: RequestContext, domain_name: str, profile_id: str) -> ProfileView:
         """The whole customer; NotFound for an unknown domain or profile."""
         domain = self.domains.record(ctx, domain_name)
-        type_names = self.profiles.object_type_names(domain, profile_id)  # NotFound first
-        document = self.profiles.get_many(domain, [profile_id]).get(profile_id)
-        if document is None:  # deleted in between
-            raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
-        groups = []
-        for name in type_names:
-            objects = self.profiles.latest_objects(domain, profile_id, name, OBJECTS_PER_TYPE + 1)
-            groups.append(ObjectGroup(name, [(o.object_key, _pretty(o.text)) for o in objects[:OBJECTS_PER_TYPE]],
-                                      more=len(objects) > OBJECTS_PER_TYPE))
+        whole = self.profiles.whole(domain, profile_id, OBJECTS_PER_TYPE + 1, HISTORY_SHOWN)
         return ProfileView(
             profile_id=profile_id,
-            name=display_name(document.fields),
-            fields=[(path, str(value)) for path, value in flatten(document.fields)],
-            objects=groups,
-            history=self.profiles.latest_history(domain, profile_id, HISTORY_SHOWN),
+            name=display_name(whole.document.fields),
+            fields=[(path, str(value)) for path, value in flatten(whole.document.fields)],
+            objects=[ObjectGroup(name, [(o.object_key, _pretty(o.text)) for o in objects[:OBJECTS_PER_TYPE]],
+                                 more=len(objects) > OBJECTS_PER_TYPE)
+                     for name, objects in whole.objects.items()],
+            history=whole.history,
         )

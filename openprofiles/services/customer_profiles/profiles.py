@@ -46,6 +46,15 @@ class HistoryRecord:
     content: str | None
 
 
+@dataclass(frozen=True)
+class WholeProfile:
+    document: ProfileDocument
+    #: Object type name (sorted) -> its newest objects, newest first.
+    objects: dict[str, list[StoredObject]]
+    #: The newest history records, newest first.
+    history: list[HistoryRow]
+
+
 class ProfileService:
     def __init__(self, store: Store, envelope: Envelope, object_types: ObjectTypeService) -> None:
         self.store = store
@@ -180,20 +189,22 @@ class ProfileService:
                 after = rows[-1].id
         return out
 
-    def object_type_names(self, domain: DomainRecord, profile_id: str) -> list[str]:
-        """The object types a profile holds objects of, by name; NotFound for an unknown profile."""
-        with self.store.read() as uow:
-            if uow.profiles.get(domain.id, profile_id) is None:
-                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
-            return uow.objects.type_names_for_profile(domain.id, profile_id)
-
-    def latest_objects(self, domain: DomainRecord, profile_id: str, object_type_name: str,
-                       limit: int) -> list[StoredObject]:
-        """A profile's newest `limit` objects of a type, newest first."""
+    def whole(self, domain: DomainRecord, profile_id: str, objects_per_type: int, history_limit: int) -> WholeProfile:
+        """A profile with its newest objects of each type and its newest history records, read in one
+        transaction; NotFound for an unknown profile."""
         cipher = self._cipher(domain)
         with self.store.read() as uow:
-            rows = uow.objects.latest_for_profile(domain.id, profile_id, object_type_name, limit)
-        return [self._object(cipher, row) for row in rows]
+            row = uow.profiles.get(domain.id, profile_id)
+            if row is None:
+                raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
+            objects = {name: uow.objects.latest_for_profile(domain.id, profile_id, name, objects_per_type)
+                       for name in uow.objects.type_names_for_profile(domain.id, profile_id)}
+            history = uow.history.latest_for_profile(domain.id, profile_id, history_limit)
+        return WholeProfile(
+            document=open_document(cipher, row),
+            objects={name: [self._object(cipher, r) for r in rows] for name, rows in objects.items()},
+            history=history,
+        )
 
     def _filter(self, domain: DomainRecord, cipher: DomainCipher, object_type_name: str,
                 key_filter: tuple[str, Sequence[str]]) -> Callable[[StoredObject, ObjectRow], bool]:
@@ -254,11 +265,6 @@ class ProfileService:
             if uow.profiles.get(domain.id, profile_id) is None:
                 raise NotFound(f"Profile {profile_id} does not exist in domain {domain.name}")
             return uow.history.for_profile(domain.id, profile_id, after, limit, **filters)
-
-    def latest_history(self, domain: DomainRecord, profile_id: str, limit: int) -> list[HistoryRow]:
-        """A profile's newest `limit` history records, newest first."""
-        with self.store.read() as uow:
-            return uow.history.latest_for_profile(domain.id, profile_id, limit)
 
     def history_record(self, domain: DomainRecord, profile_id: str, record_id: str) -> HistoryRecord:
         cipher = self._cipher(domain)

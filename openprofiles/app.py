@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -23,6 +24,7 @@ from openprofiles.api.events import PREFIX as EVENTS_PREFIX
 from openprofiles.api.events import FlowEventsEndpoint
 from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
+from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
@@ -46,7 +48,7 @@ from openprofiles.services.customer_profiles.search import SearchService
 from openprofiles.services.customer_profiles.workflows import TICK_SECONDS, WorkflowService
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.tags import TagService
-from openprofiles.settings import Settings
+from openprofiles.settings import Settings, SettingsError, pairs
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.fast_reads import FastReader
@@ -65,6 +67,7 @@ class Runtime:
     """Everything a process needs, built once: the server, a worker or a CLI command."""
 
     settings: Settings
+    grants: Grants
     clock: Clock
     db: Database
     store: Store
@@ -93,9 +96,31 @@ class Runtime:
         self.db.dispose()
 
 
+def grants_for(settings: Settings) -> Grants:
+    """What the operator enabled for tenants, from the settings; SettingsError names a malformed one."""
+    taps = {name: Path(path) for name, path in pairs("--singer-tap", settings.singer_taps).items()}
+    for name, path in taps.items():
+        if not path.is_absolute():
+            raise SettingsError(f"--singer-tap {name}: {path} is not an absolute path")
+    resources = tuple(pairs("--aws-resource", (value,)).popitem() for value in settings.aws_resources)
+    return Grants(
+        files_roots=tuple(Path(root).resolve() for root in settings.files_roots),
+        sql_connections=pairs("--sql-connection", settings.sql_connections),
+        sql_url_patterns=settings.sql_url_patterns,
+        singer_taps=taps,
+        plugins=frozenset(settings.plugins),
+        connector_hosts=settings.connector_hosts,
+        aws_resources=resources,
+        aws_roles=pairs("--aws-role", settings.aws_roles),
+        data_dir=settings.data_dir.resolve(),
+        database_url=settings.resolved_database_url,
+    )
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Open the database (migrating it), load the master key and build the services."""
     clock = clock or SystemClock()
+    grants = grants_for(settings)
     db = Database(settings.resolved_database_url)
     db.migrate()
     store = Store(db)
@@ -116,12 +141,13 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     flows = FlowService(store, domains, object_types)
     dead_letters = DeadLetterService(store, envelope, clock)
     ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)
-    connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry())
+    connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry(), grants)
     runner = FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock, RunSettings(
         concurrency=settings.flow_concurrency, batch_size=settings.flow_batch_size, lease=settings.run_lease,
         stuck_timeout=settings.stuck_run_timeout))
     return Runtime(
         settings=settings,
+        grants=grants,
         clock=clock,
         db=db,
         store=store,

@@ -21,7 +21,7 @@ from openprofiles.crypto.keyring import KeyringError
 from openprofiles.crypto.rotation import rotate_master
 from openprofiles.services.access_keys import AccessKey
 from openprofiles.services.errors import ServiceError
-from openprofiles.settings import AUTH_MODES, Settings, is_loopback
+from openprofiles.settings import AUTH_MODES, Settings, SettingsError, is_loopback
 from openprofiles.storage.database import SchemaTooNew
 from openprofiles.storage.executions import ExecutionRecord
 
@@ -85,6 +85,56 @@ def _run_settings(options: dict[str, Any]) -> dict[str, Any]:
     return {name: options[name] for name in names if name in options}
 
 
+def grant_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What the operator enables for tenants' connectors (docs/security.md), for every command that
+    runs connectors or reaches AWS for a tenant. Each is off unless given; they reach the command as
+    keyword arguments (see `_grant_settings`)."""
+    options = [
+        click.option("--files-root", "files_roots", multiple=True, envvar="OPENPROFILES_FILES_ROOTS",
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="A directory the Files connector may read (repeatable; the variable separates them "
+                          "with ':'). None: the Files connector is off."),
+        click.option("--sql-connection", "sql_connections", multiple=True, envvar="OPENPROFILES_SQL_CONNECTIONS",
+                     metavar="NAME=URL",
+                     help="A database tenants' SQL connector profiles may name (repeatable; whitespace-separated "
+                          "in the variable). None, and no --sql-url-pattern: the SQL connector is off."),
+        click.option("--sql-url-pattern", "sql_url_patterns", multiple=True, envvar="OPENPROFILES_SQL_URL_PATTERNS",
+                     metavar="GLOB",
+                     help="A pattern a tenant's own SQL URL (without its password) must match (repeatable)."),
+        click.option("--singer-tap", "singer_taps", multiple=True, envvar="OPENPROFILES_SINGER_TAPS",
+                     metavar="NAME=PATH",
+                     help="A Singer tap executable tenants may name (repeatable). None: the Singer connector is off."),
+        click.option("--singer-timeout", envvar="OPENPROFILES_SINGER_TIMEOUT", type=click.FloatRange(min=1),
+                     default=3600, show_default=True, help="Seconds a Singer tap may run before it is stopped."),
+        click.option("--singer-max-output", envvar="OPENPROFILES_SINGER_MAX_OUTPUT", type=click.IntRange(min=1),
+                     default=1 << 30, show_default=True, help="Bytes of output a Singer tap may write in one run."),
+        click.option("--enable-plugin", "plugins", multiple=True, envvar="OPENPROFILES_PLUGINS", metavar="NAME",
+                     help="An installed connector plugin (entry point name) tenants may register (repeatable)."),
+        click.option("--allow-connector-host", "connector_hosts", multiple=True,
+                     envvar="OPENPROFILES_ALLOW_CONNECTOR_HOSTS", metavar="HOST|CIDR",
+                     help="A loopback, private or link-local host or network connectors may reach (repeatable)."),
+        click.option("--aws-resource", "aws_resources", multiple=True, envvar="OPENPROFILES_AWS_RESOURCES",
+                     metavar="ACCOUNT=ARN-GLOB",
+                     help="Operator AWS resources an account may use with the server's credentials (repeatable)."),
+        click.option("--aws-role", "aws_roles", multiple=True, envvar="OPENPROFILES_AWS_ROLES",
+                     metavar="ACCOUNT=ROLE-ARN",
+                     help="An IAM role assumed for an account's AWS resources (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+GRANT_SETTINGS = ("files_roots", "sql_connections", "sql_url_patterns", "singer_taps", "singer_timeout",
+                  "singer_max_output", "plugins", "connector_hosts", "aws_resources", "aws_roles")
+
+
+def _grant_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The Settings fields of the grant options among a command's keyword arguments."""
+    return {name: tuple(options[name]) if isinstance(options[name], tuple | list) else options[name]
+            for name in GRANT_SETTINGS if name in options}
+
+
 def _settings(data_dir: Path, database_url: str | None, **extra: Any) -> Settings:
     import os
 
@@ -109,7 +159,7 @@ def _opened(data_dir: Path, database_url: str | None) -> Iterator[Runtime]:
 def _runtime(settings: Settings) -> Runtime:
     try:
         return build_runtime(settings)
-    except (SchemaTooNew, KeyringError) as error:
+    except (SchemaTooNew, KeyringError, SettingsError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -143,11 +193,23 @@ def main(ctx: click.Context) -> None:
               default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
 @click.option("--console-region", envvar="OPENPROFILES_CONSOLE_REGION", default="us-east-1", show_default=True,
               help="The region whose domains and flows the web console (/console/) shows.")
+@click.option("--session-ttl", envvar="OPENPROFILES_SESSION_TTL", type=click.FloatRange(min=60), default=28800,
+              show_default=True, help="Seconds a console session lasts after sign-in.")
+@click.option("--keep-alive-timeout", envvar="OPENPROFILES_KEEP_ALIVE_TIMEOUT", type=click.FloatRange(min=0.1),
+              default=5, show_default=True, help="Seconds an idle keep-alive connection stays open.")
+@click.option("--header-timeout", envvar="OPENPROFILES_HEADER_TIMEOUT", type=click.FloatRange(min=0.1),
+              default=10, show_default=True, help="Seconds a client has to send a request's head.")
+@click.option("--body-timeout", envvar="OPENPROFILES_BODY_TIMEOUT", type=click.FloatRange(min=0.1),
+              default=30, show_default=True, help="Seconds a client has to send a request's body.")
+@click.option("--max-connections", envvar="OPENPROFILES_MAX_CONNECTIONS", type=click.IntRange(min=1),
+              default=512, show_default=True, help="Open client connections at most; more are closed at once.")
+@grant_options
 @run_options(parallel=True)
 @storage_options
 def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: float, dead_letter_interval: float,
-          scheduler_interval: float, console_region: str, data_dir: Path, database_url: str | None,
-          **runs: Any) -> None:
+          scheduler_interval: float, console_region: str, session_ttl: float, keep_alive_timeout: float,
+          header_timeout: float, body_timeout: float, max_connections: int, data_dir: Path,
+          database_url: str | None, **runs: Any) -> None:
     """Run the service (both APIs on one port)."""
     import uvicorn
 
@@ -166,7 +228,10 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
         )
     settings = _settings(data_dir, database_url, host=host, port=port, auth=auth, expiry_interval=expiry_interval,
                          dead_letter_interval=dead_letter_interval, scheduler_interval=scheduler_interval,
-                         console_region=console_region, **_run_settings(runs))
+                         console_region=console_region, session_ttl=session_ttl,
+                         keep_alive_timeout=keep_alive_timeout, header_timeout=header_timeout,
+                         body_timeout=body_timeout, max_connections=max_connections,
+                         **_run_settings(runs), **_grant_settings(runs))
     runtime = _runtime(settings)
     if auth == "sigv4" and runtime.access_keys.count() == 0:
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)
@@ -406,10 +471,12 @@ def dead_letters_show(letter_id: int, data_dir: Path, database_url: str | None) 
 
 @dead_letters.command("redrive")
 @click.argument("letter_ids", type=int, nargs=-1, required=True)
+@grant_options
 @storage_options
-def dead_letters_redrive(letter_ids: tuple[int, ...], data_dir: Path, database_url: str | None) -> None:
+def dead_letters_redrive(letter_ids: tuple[int, ...], data_dir: Path, database_url: str | None,
+                         **grants: Any) -> None:
     """Ingest letters' objects again with the current object types (after fixing the mapping)."""
-    runtime = _runtime(_settings(data_dir, database_url))
+    runtime = _runtime(_settings(data_dir, database_url, **_grant_settings(grants)))
     failed = 0
     try:
         for letter_id in letter_ids:
@@ -431,11 +498,15 @@ def dead_letters_redrive(letter_ids: tuple[int, ...], data_dir: Path, database_u
 
 
 @dead_letters.command("flush")
+@grant_options
 @storage_options
-def dead_letters_flush(data_dir: Path, database_url: str | None) -> None:
+def dead_letters_flush(data_dir: Path, database_url: str | None, **grants: Any) -> None:
     """Send letters still pending to their domains' SQS queues now."""
-    with _opened(data_dir, database_url) as runtime:
+    runtime = _runtime(_settings(data_dir, database_url, **_grant_settings(grants)))
+    try:
         sent = runtime.dead_letters.flush()
+    finally:
+        runtime.close()
     click.echo(f"Sent {sent} dead letters")
 
 
@@ -451,6 +522,7 @@ def expire(data_dir: Path, database_url: str | None) -> None:
 @main.command()
 @click.option("--scheduler-interval", envvar="OPENPROFILES_SCHEDULER_INTERVAL", type=click.FloatRange(min=0.1),
               default=10, show_default=True, help="Seconds between checks for scheduled flow runs that are due.")
+@grant_options
 @run_options(parallel=True)
 @storage_options
 def worker(scheduler_interval: float, data_dir: Path, database_url: str | None, **runs: Any) -> None:
@@ -460,7 +532,7 @@ def worker(scheduler_interval: float, data_dir: Path, database_url: str | None, 
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime(_settings(data_dir, database_url, scheduler_interval=scheduler_interval,
-                                 **_run_settings(runs)))
+                                 **_run_settings(runs), **_grant_settings(runs)))
     # SIGTERM stops like Ctrl-C: running runs hand their leases back for another process to take over.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -487,6 +559,7 @@ def flows() -> None:
 @click.argument("name")
 @click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
 @click.option("--region", default="us-east-1", show_default=True)
+@grant_options
 @run_options(parallel=False)
 @storage_options
 def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_url: str | None, **runs: Any) -> None:
@@ -498,7 +571,7 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
 
     from openprofiles.services.context import RequestContext
 
-    runtime = _runtime(_settings(data_dir, database_url, **_run_settings(runs)))
+    runtime = _runtime(_settings(data_dir, database_url, **_run_settings(runs), **_grant_settings(runs)))
     ctx = RequestContext(account_id, region, "StartFlow", "cli", datetime.now(UTC))
     try:
         _, execution_id = runtime.runner.start(ctx, name)
@@ -527,8 +600,10 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
 @click.argument("file", type=click.File("rb"))
 @click.option("--account-id", default=DEFAULT_ACCOUNT, show_default=True)
 @click.option("--region", default="us-east-1", show_default=True)
+@grant_options
 @storage_options
-def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Path, database_url: str | None) -> None:
+def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Path, database_url: str | None,
+               **grants: Any) -> None:
     """Push FILE's records (a JSON object, a JSON array or JSON Lines; - for stdin) to an Active
     Event-triggered flow as one run, and wait for it."""
     import time
@@ -537,7 +612,7 @@ def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Pat
     from openprofiles.services.appflow.flow_events import FlowEvents
     from openprofiles.services.context import RequestContext
 
-    runtime = _runtime(_settings(data_dir, database_url))
+    runtime = _runtime(_settings(data_dir, database_url, **_grant_settings(grants)))
     ctx = RequestContext(account_id, region, "PushFlowEvents", "cli", datetime.now(UTC))
     try:
         events = FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner)

@@ -11,6 +11,21 @@ from openprofiles.storage.database import sqlite_url
 AUTH_MODES = ("sigv4", "open")
 
 
+class SettingsError(ValueError):
+    """A setting the operator gave that cannot be used; the message names it."""
+
+
+def pairs(setting: str, values: tuple[str, ...]) -> dict[str, str]:
+    """`NAME=VALUE` entries of a repeatable setting as a dict; SettingsError names a malformed one."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise SettingsError(f"{setting}: {value.split('=')[0]!r}... is not NAME=VALUE")
+        out[name.strip()] = rest.strip()
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -29,6 +44,27 @@ class Settings:
     stuck_run_timeout: float = 600.0
     #: The region whose domains and flows the web console shows.
     console_region: str = "us-east-1"
+    #: Console sessions: seconds a session lasts after sign-in.
+    session_ttl: float = 28800.0
+    #: The HTTP edge: idle keep-alive, request-head and body read timeouts (seconds), open connections at most.
+    keep_alive_timeout: float = 5.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 512
+    #: What the operator enabled for tenants (docs/security.md); every one is off by default.
+    files_roots: tuple[Path, ...] = ()
+    #: "NAME=URL" SQL connections the operator defines; tenants name them.
+    sql_connections: tuple[str, ...] = field(default=(), repr=False)
+    sql_url_patterns: tuple[str, ...] = ()
+    #: "NAME=/absolute/path" Singer tap executables; a tap's time and output limits.
+    singer_taps: tuple[str, ...] = ()
+    singer_timeout: float = 3600.0
+    singer_max_output: int = 1 << 30
+    plugins: tuple[str, ...] = ()
+    connector_hosts: tuple[str, ...] = ()
+    #: "ACCOUNT=ARN-GLOB" operator AWS resources mapped to an account; "ACCOUNT=ROLE-ARN" roles assumed for it.
+    aws_resources: tuple[str, ...] = ()
+    aws_roles: tuple[str, ...] = ()
 
     @property
     def resolved_database_url(self) -> str:

@@ -14,6 +14,8 @@ from openprofiles.storage.database import Database
 from tests.harness import IN_CI, Credentials, MotoServer, PostgresCluster, Server
 
 BACKENDS = ["sqlite", "postgresql"]
+#: The operator setting that lets connectors reach the tests' fake vendor servers (on loopback).
+FAKE_VENDOR_HOSTS = ("--allow-connector-host", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")
@@ -83,15 +85,16 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(request: pytest.FixtureRequest, data_dir: Path, env: Mapping[str, str] | None = None
-                ) -> Iterator[LiveServer]:
-    """A server on a fresh database of the backend `request.param` names, started with `env` set."""
+def live_server(request: pytest.FixtureRequest, data_dir: Path, env: Mapping[str, str] | None = None,
+                args: tuple[str, ...] = FAKE_VENDOR_HOSTS) -> Iterator[LiveServer]:
+    """A server on a fresh database of the backend `request.param` names, started with `env` set and
+    `serve` options `args` (by default: connectors may reach the fake vendor servers on loopback)."""
     backend = str(request.param)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in (env or {}).items():
             patch.setenv(name, value)
         # The scheduler ticks every second (10 s by default): scheduled runs fire soon after their start.
-        server = Server(data_dir, database_url_for(backend, request), args=("--scheduler-interval", "1"))
+        server = Server(data_dir, database_url_for(backend, request), args=("--scheduler-interval", "1", *args))
         creds = server.create_key()
         server.start()
     try:

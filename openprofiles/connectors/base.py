@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 
+from openprofiles.connectors.grants import Grants
+
 
 class ConnectorError(Exception):
     """A failure talking to the source. `transient` ones (timeouts, 429, 5xx) may be retried."""
@@ -39,6 +41,9 @@ class Connection:
     properties: Mapping[str, Any]
     credentials: Mapping[str, Any]
     label: str | None = None
+    #: The account the profile belongs to, and what the operator enabled for tenants.
+    account_id: str = ""
+    grants: Grants = field(default_factory=Grants)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from openprofiles.connectors.base import (
     Entity,
     EntityField,
 )
+from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.appflow.connector_registrations import ConnectorRegistrationService
@@ -70,8 +71,11 @@ class ConnectorProfile:
 
 
 class ConnectorProfileService:
-    def __init__(self, store: Store, envelope: Envelope, registry: ConnectorRegistry) -> None:
+    def __init__(self, store: Store, envelope: Envelope, registry: ConnectorRegistry,
+                 grants: Grants | None = None) -> None:
         self.store = store
+        #: What the operator enabled for tenants, handed to every connector built here.
+        self.grants = grants or Grants()
         self.envelope = envelope
         self.registry = registry
         self.registrations = ConnectorRegistrationService(store, registry)
@@ -96,7 +100,8 @@ class ConnectorProfileService:
         credentials: dict[str, Any] = {}
         if record.credentials is not None:
             credentials = orjson.loads(self.envelope.open(record.credentials, record.name.encode()))
-        return Connection(record.name, record.connector_type, record.properties, credentials, record.connector_label)
+        return Connection(record.name, record.connector_type, record.properties, credentials, record.connector_label,
+                          record.account_id, self.grants)
 
     def connector(self, record: ConnectorProfileRecord) -> Connector:
         cls = self.connector_class(record.connector_type, record.connector_label, (record.account_id, record.region))
@@ -127,7 +132,8 @@ class ConnectorProfileService:
                config: Mapping[str, Any], kms_arn: str | None) -> ConnectorProfile:
         properties, credentials = self._split(connector_type, config)
         cls = self.connector_class(connector_type, label, (ctx.account_id, ctx.region))
-        self._checked(cls(Connection(name, connector_type, properties, credentials, label)))
+        self._checked(cls(Connection(name, connector_type, properties, credentials, label, ctx.account_id,
+                                     self.grants)))
         sealed = self.envelope.seal(CREDENTIALS_SCOPE, orjson.dumps(credentials), name.encode()) if credentials else None
         with self.store.write() as uow:
             if uow.connector_profiles.get(ctx.account_id, ctx.region, name) is not None:
@@ -153,7 +159,8 @@ class ConnectorProfileService:
         current = self.get(ctx, name)
         properties, credentials = self._split(current.connector_type, config)
         self._checked(self.connector_class(current.connector_type, current.connector_label, (ctx.account_id, ctx.region))(
-            Connection(name, current.connector_type, properties, credentials, current.connector_label)))
+            Connection(name, current.connector_type, properties, credentials, current.connector_label,
+                       ctx.account_id, self.grants)))
         sealed = self.envelope.seal(CREDENTIALS_SCOPE, orjson.dumps(credentials), name.encode()) if credentials else None
         with self.store.write() as uow:
             record = self._get(uow, ctx, name)

@@ -261,7 +261,8 @@ class FlowRunner:
         if name:
             return self.connector_profiles.connector(self.connector_profiles.get(ctx, name))
         cls = self.connector_profiles.connector_class(source["connectorType"], None)
-        return cls(Connection("", source["connectorType"], {}, {}))
+        return cls(Connection("", source["connectorType"], {}, {}, None, ctx.account_id,
+                              self.connector_profiles.grants))
 
     def _load(self, execution_id: str, domain: Any, otype: Any, outputs: list[dict[str, Any]],
               dropped: list[tuple[str, str]], checkpoint: Any, count: int, size: int) -> None:

@@ -108,6 +108,8 @@ def grants_for(settings: Settings) -> Grants:
         sql_connections=pairs("--sql-connection", settings.sql_connections),
         sql_url_patterns=settings.sql_url_patterns,
         singer_taps=taps,
+        singer_timeout=settings.singer_timeout,
+        singer_max_output=settings.singer_max_output,
         plugins=frozenset(settings.plugins),
         connector_hosts=settings.connector_hosts,
         aws_resources=resources,

@@ -23,6 +23,9 @@ class Grants:
     sql_url_patterns: tuple[str, ...] = ()
     #: Singer tap executables a tenant may name (name -> absolute path).
     singer_taps: Mapping[str, Path] = field(default_factory=dict)
+    #: Seconds a tap may run, and bytes of output it may write in one run.
+    singer_timeout: float = 3600.0
+    singer_max_output: int = 1 << 30
     #: Installed entry-point connector plugins tenants may register and use.
     plugins: frozenset[str] = frozenset()
     #: Host names, addresses or networks (CIDR) connectors may reach although they are private.

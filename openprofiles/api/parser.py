@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from botocore.model import Shape, StructureShape
 
+from openprofiles import json_depth
 from openprofiles.api.errors import ValidationFailed
 from openprofiles.api.spec import Operation
 
@@ -287,7 +288,7 @@ def parse_request(
             if body:
                 params[payload.name] = body if kind == "blob" else _string(body.decode("utf-8", "replace"), payload.name)
         else:
-            document = _decode_body(body)
+            document = _decode_body(body, payload.name)
             if document is not None:
                 params[payload.name] = from_json(payload.shape, document, payload.name)
     if body_members:
@@ -309,10 +310,18 @@ def _located_names(shape: StructureShape) -> set[str]:
     }
 
 
-def _decode_body(body: bytes) -> Any:
+def _decode_body(body: bytes, member: str | None = None) -> Any:
+    """The JSON body, held to `json_depth.MAX_DEPTH` levels; `member` names a payload member."""
     if not body or not body.strip():
         return None
     try:
-        return orjson.loads(body)
+        return json_depth.loads(body)
+    except json_depth.TooDeep as error:
+        where = ".".join(part for part in (member, json_depth.dotted(error.path)) if part)
+        limit = f"Member must not nest objects and arrays more than {json_depth.MAX_DEPTH} levels deep"
+        if where:
+            raise ValidationFailed(f"Value at '{where}' failed to satisfy constraint: {limit}") from None
+        raise ValidationFailed(f"The request body is {error}: objects and arrays may nest at most "
+                               f"{json_depth.MAX_DEPTH} levels deep") from None
     except orjson.JSONDecodeError:
         raise ValidationFailed("The request body is not valid JSON") from None

@@ -99,6 +99,17 @@ class ExtractRequest:
     page_size: int = 1000
 
 
+class UnreadableRecord(dict[str, Any]):
+    """In a page, in place of a record the source holds but a connector cannot deliver as data
+    (JSON nested too deep to decode): its source text and why. A flow run keeps it as a dead
+    letter with that reason, like a record the tasks drop, and goes on; the tasks never see it."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__()
+        self.text = text
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Page:
     records: list[dict[str, Any]]

@@ -19,9 +19,10 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from openprofiles.connectors.base import ConnectorError, EntityField, ExtractRequest, Page
+from openprofiles.connectors.base import ConnectorError, EntityField, ExtractRequest, Page, UnreadableRecord
 from openprofiles.connectors.parquet import PARQUET, describe_parquet, parquet_records
 from openprofiles.connectors.times import later, parse_instant, within
+from openprofiles.json_depth import MAX_DEPTH
 
 CSV = "csv"
 JSON = "json"
@@ -39,6 +40,8 @@ _DOUBLE = re.compile(r"[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
 _NON_SPACE = re.compile(r"\S")
+#: A JSON string (or an opening quote with no end in sight) or a bracket.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]')
 
 
 def declared_format(declared: str | None) -> str | None:
@@ -114,6 +117,18 @@ class _JsonValues:
         while True:
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                # Nested deeper than the decoder goes: skipped whole, for the run to keep as a dead letter.
+                stop = _value_end(self._buf, self._pos)
+                if stop is None:
+                    if len(self._buf) - self._pos > MAX_JSON_VALUE:
+                        raise ConnectorError(f"{self._name}: a value over {MAX_JSON_VALUE >> 20} MiB") from None
+                    if not self._fill():
+                        raise ConnectorError(f"{self._name}: invalid JSON: unexpected end of file") from None
+                    continue
+                text, self._pos = self._buf[self._pos : stop], stop
+                return UnreadableRecord(text, f"{self._name}: the record is nested deeper than {MAX_DEPTH} levels; "
+                                              f"records may nest objects and arrays at most {MAX_DEPTH} levels deep")
             except json.JSONDecodeError as error:
                 if len(self._buf) - self._pos > MAX_JSON_VALUE:
                     raise ConnectorError(f"{self._name}: invalid JSON, or a value over {MAX_JSON_VALUE >> 20} MiB") from None
@@ -142,6 +157,22 @@ class _JsonValues:
                     break
                 if char != ",":
                     raise ConnectorError(f"{self._name}: invalid JSON: expected ',' or ']' in an array")
+
+
+def _value_end(text: str, start: int) -> int | None:
+    """Just after the object or array that opens at `start`, found by counting brackets outside
+    strings (no recursion, whatever the depth); None when `text` ends first."""
+    depth = 0
+    for match in _TOKENS.finditer(text, start):
+        token = match.group()
+        if token[0] == '"':
+            if len(token) == 1:  # a string that goes on past the end of `text`
+                return None
+            continue
+        depth += 1 if token in "[{" else -1
+        if depth == 0:
+            return match.end()
+    return None
 
 
 def _json_records(stream: io.TextIOBase, name: str) -> Iterator[dict[str, Any]]:

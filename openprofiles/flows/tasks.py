@@ -47,6 +47,7 @@ from typing import Any, Protocol, TypeAlias
 
 import botocore.session
 
+from openprofiles import json_depth
 from openprofiles.connectors.base import RecordFilter
 from openprofiles.services.errors import Invalid
 
@@ -729,8 +730,8 @@ def _map(task: _Task) -> _Step:
 
 def _map_all(task: _Task) -> _Step:
     try:
-        excluded = json.loads(task.properties.get("EXCLUDE_SOURCE_FIELDS_LIST", "[]"))
-    except ValueError:
+        excluded = json_depth.loads(task.properties.get("EXCLUDE_SOURCE_FIELDS_LIST", "[]"), limit=1)
+    except ValueError:  # not JSON, or nested (json_depth.TooDeep)
         excluded = None
     if not isinstance(excluded, list) or not all(isinstance(name, str) for name in excluded):
         raise task.invalid("taskProperties.EXCLUDE_SOURCE_FIELDS_LIST", 'must be a JSON list of field names, e.g. ["a","b"]')

@@ -21,8 +21,9 @@ from typing import Any
 
 import orjson
 
+from openprofiles import json_depth
 from openprofiles.clock import Clock
-from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest
+from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest, UnreadableRecord
 from openprofiles.flows.tasks import Dropped, Filtered, Output, Terminated, compile_tasks
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
 from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
@@ -235,8 +236,14 @@ class FlowRunner:
         for page in connector.extract(request):
             run.progressed()
             self._checked(run)
-            outputs, dropped = [], []
+            outputs, dropped, size = [], [], 0
             for record in page.records:
+                unreadable = _unreadable(record)
+                if unreadable is not None:
+                    dropped.append(unreadable)
+                    size += len(unreadable[0].encode())
+                    continue
+                size += len(orjson.dumps(record, default=str))
                 outcome = apply(record)
                 if isinstance(outcome, Output):
                     outputs.append(outcome.record)
@@ -248,7 +255,6 @@ class FlowRunner:
                     raise Invalid(f"Validation stopped the run: {outcome.reason}")
             if page.high_water and (high_water is None or page.high_water > high_water):
                 high_water = page.high_water
-            size = sum(len(orjson.dumps(r, default=str)) for r in page.records)
             self._checked(run)
             self._load(execution_id, domain, otype, outputs, dropped, page.checkpoint, len(page.records), size)
             run.progressed()
@@ -308,6 +314,19 @@ class FlowRunner:
                     f"Suspended after {failures} consecutive failed runs; last error: {outcome.message}"))
             uow.flows.update(flow.id, now, **values)
         return True
+
+
+def _unreadable(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(text, reason) for the dead letter of a record that cannot go through the tasks: one its
+    connector could not read, or one nested deeper than `json_depth.MAX_DEPTH`; else None."""
+    if isinstance(record, UnreadableRecord):
+        return record.text, record.reason
+    path = json_depth.depth_beyond(record)
+    if path is None:
+        return None
+    reason = (f"The source record is {json_depth.TooDeep(json_depth.MAX_DEPTH, path)}; records may nest "
+              f"objects and arrays at most {json_depth.MAX_DEPTH} levels deep")
+    return json_depth.dumps(record), reason
 
 
 def _entity(source: dict[str, Any]) -> str:

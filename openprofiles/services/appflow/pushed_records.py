@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from openprofiles import json_depth
 from openprofiles.connectors.base import Connection, Connector, Entity, EntityField, ExtractRequest, Page
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.errors import Invalid
@@ -31,17 +32,23 @@ def parse_records(body: bytes) -> list[dict[str, Any]]:
     if not body.strip():
         raise Invalid(f"The request body holds no records: send {_FORMS}")
     try:
-        document = orjson.loads(body)
+        document = json_depth.loads(body, limit=None)
+    except json_depth.TooDeep:
+        raise Invalid(f"The request body is nested deeper than {json_depth.ORJSON_MAX_DEPTH} levels; "
+                      f"a record may nest objects and arrays at most {json_depth.MAX_DEPTH} levels deep") from None
     except orjson.JSONDecodeError:
         return _json_lines(body)
+    deep = json_depth.may_exceed(body, json_depth.MAX_DEPTH)
     if isinstance(document, dict):
-        return [document]
+        return [_bounded(document, "The record") if deep else document]
     if isinstance(document, list):
         if not document:
             raise Invalid("The JSON array holds no records")
         for number, record in enumerate(document, 1):
             if not isinstance(record, dict):
                 raise Invalid(f"Item {number} of the JSON array is not a JSON object")
+            if deep:
+                _bounded(record, f"Item {number} of the JSON array")
         return document
     kind = {str: "string", bool: "boolean", int: "number", float: "number"}.get(type(document), "null")
     raise Invalid(f"The request body must be {_FORMS}, not a JSON {kind}")
@@ -53,13 +60,26 @@ def _json_lines(body: bytes) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            record = orjson.loads(line)
+            record = json_depth.loads(line)
+        except json_depth.TooDeep as error:
+            raise Invalid(f"Line {number} of the JSON Lines body is {error}: a record may nest objects and "
+                          f"arrays at most {json_depth.MAX_DEPTH} levels deep") from None
         except orjson.JSONDecodeError as error:
             raise Invalid(f"The request body is not {_FORMS}: line {number} is not JSON ({error})") from None
         if not isinstance(record, dict):
             raise Invalid(f"Line {number} of the JSON Lines body is not a JSON object")
         records.append(record)
     return records
+
+
+def _bounded(record: dict[str, Any], what: str) -> dict[str, Any]:
+    """The record, or Invalid when it nests deeper than `json_depth.MAX_DEPTH`."""
+    try:
+        json_depth.check(record)
+    except json_depth.TooDeep as error:
+        raise Invalid(f"{what} is {error}: a record may nest objects and arrays at most "
+                      f"{json_depth.MAX_DEPTH} levels deep") from None
+    return record
 
 
 class EventBatches:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from openprofiles import json_depth
 from openprofiles.services.customer_profiles.object_types import TIMESTAMP_FIELD
 from openprofiles.services.errors import Invalid
 
@@ -63,7 +64,10 @@ def detect(objects: Sequence[str]) -> dict[str, Any]:
     samples = []
     for i, text in enumerate(objects):
         try:
-            parsed = orjson.loads(text)
+            parsed = json_depth.loads(text)
+        except json_depth.TooDeep as error:
+            raise Invalid(f"Objects.{i + 1} is {error}; objects and arrays may nest at most "
+                          f"{json_depth.MAX_DEPTH} levels deep") from None
         except orjson.JSONDecodeError:
             raise Invalid(f"Objects.{i + 1} is not valid JSON") from None
         if not isinstance(parsed, dict):

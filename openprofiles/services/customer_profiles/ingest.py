@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from openprofiles import json_depth
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.kms import kms_key_ref
 from openprofiles.services.customer_profiles.collector import collector_paused
@@ -118,13 +119,22 @@ class Rejected(Exception):
     """An object that cannot be ingested; the message is the dead letter's reason."""
 
 
+def _too_deep(error: json_depth.TooDeep) -> Rejected:
+    return Rejected(f"Object is {error}; objects and arrays may nest at most {json_depth.MAX_DEPTH} levels deep")
+
+
 def _text_of(body: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(body, Mapping):
+        path = json_depth.depth_beyond(body)
+        if path is not None:
+            raise _too_deep(json_depth.TooDeep(json_depth.MAX_DEPTH, path))
         return orjson.dumps(body).decode(), dict(body)
     if len(body) > MAX_OBJECT_CHARS:
         raise Rejected(f"Object is {len(body)} characters; the limit is {MAX_OBJECT_CHARS}")
     try:
-        parsed = orjson.loads(body)
+        parsed = json_depth.loads(body)
+    except json_depth.TooDeep as error:
+        raise _too_deep(error) from None
     except orjson.JSONDecodeError as error:
         raise Rejected(f"Object is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):
@@ -228,7 +238,7 @@ class IngestService:
             try:
                 prepared.append(self._prepare(i, body, plan, cipher))
             except Rejected as error:
-                text = body if isinstance(body, str) else orjson.dumps(body).decode()
+                text = body if isinstance(body, str) else json_depth.dumps(body)
                 rejected.append((i, text, str(error)))
         with self.store.write() as uow:
             uow.lock_domain(domain.id)

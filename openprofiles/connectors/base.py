@@ -32,6 +32,11 @@ class ConnectorAuthError(ConnectorError):
     """The source refused the credentials."""
 
 
+class NotGranted(ConnectorError):
+    """The profile asks for something tenants may not reach (ValidationException): what the operator has
+    not granted (the message names the setting that would), or what no setting grants."""
+
+
 @dataclass(frozen=True)
 class Connection:
     """A connector profile as a connector sees it."""

@@ -17,19 +17,31 @@ from tests.harness import Server
 from tests.live_flows import create_profile, run_on_demand
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "fakes" / "plugin"
+#: What the operator enables (--enable-plugin): the test plugin's entry points but `roster-off`, and two
+#: names no installed package declares.
+ENABLED = ("roster", "broken", "not-a-connector", "no-such-plugin", "nope")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server that can import the test plugin package (and no other test module's server can)."""
     backend = str(request.param)
-    server = Server(tmp_path_factory.mktemp(f"plugins-{backend}"), database_url_for(backend, request))
+    server = Server(tmp_path_factory.mktemp(f"plugins-{backend}"), database_url_for(backend, request),
+                    args=_enabling(ENABLED))
     creds = server.create_key()
+    _start(server)
+    yield LiveServer(server, creds, backend)
+    server.stop()
+
+
+def _enabling(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(arg for name in names for arg in ("--enable-plugin", name))
+
+
+def _start(server: Server) -> None:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(PLUGIN_DIR), os.environ.get("PYTHONPATH")) if p))
         server.start()
-    yield LiveServer(server, creds, backend)
-    server.stop()
 
 
 def _lambda(live: LiveServer, function: str) -> dict[str, Any]:
@@ -195,3 +207,43 @@ def test_plugin_connector_lands_profiles(appflow: Any, cp: Any, live: LiveServer
     record = run_on_demand(appflow, unique)
     assert record["executionStatus"] == "Error"
     assert unique in record["executionResult"]["errorInfo"]["executionMessage"]
+
+
+def test_a_plugin_the_operator_has_not_enabled_is_refused(appflow: Any, live: LiveServer, unique: str) -> None:
+    """roster-off is installed (tests/fakes/plugin declares it) but not named by --enable-plugin."""
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        _register(appflow, live, unique, function="roster-off")
+    message = error.value.response["Error"]["Message"]
+    assert "roster-off" in message and "--enable-plugin" in message and "OPENPROFILES_PLUGINS" in message
+    assert unique not in {c.get("connectorLabel") for c in appflow.list_connectors()["connectors"]}
+
+    _register(appflow, live, unique)
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        appflow.update_connector_registration(connectorLabel=unique,
+                                              connectorProvisioningConfig=_lambda(live, "roster-off"))
+    assert "--enable-plugin roster-off" in error.value.response["Error"]["Message"]
+    config = appflow.describe_connector(connectorType="CustomConnector", connectorLabel=unique)["connectorConfiguration"]
+    assert config["connectorName"] == "roster"
+
+
+def test_a_registered_plugin_stops_serving_once_the_operator_disables_it(
+        appflow: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
+    directory = tmp_path / "roster"
+    _roster(directory, [{"id": 1, "email": "ann@example.com"}])
+    _register(appflow, live, unique)
+    _profile(appflow, unique, unique, directory)
+    live.server.stop()
+    live.server.args = _enabling(tuple(name for name in ENABLED if name != "roster"))
+    try:
+        _start(live.server)
+        with pytest.raises(appflow.exceptions.ValidationException) as error:
+            appflow.list_connector_entities(connectorProfileName=unique)
+        assert "--enable-plugin roster" in error.value.response["Error"]["Message"]
+        with pytest.raises(appflow.exceptions.ValidationException) as error:
+            _profile(appflow, unique + "b", unique, directory)
+        assert "--enable-plugin roster" in error.value.response["Error"]["Message"]
+    finally:
+        live.server.stop()
+        live.server.args = _enabling(ENABLED)
+        _start(live.server)
+    assert appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]

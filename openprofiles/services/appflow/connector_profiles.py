@@ -21,6 +21,7 @@ from openprofiles.connectors.base import (
     ConnectorError,
     Entity,
     EntityField,
+    NotGranted,
 )
 from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ConnectorRegistry
@@ -78,7 +79,7 @@ class ConnectorProfileService:
         self.grants = grants or Grants()
         self.envelope = envelope
         self.registry = registry
-        self.registrations = ConnectorRegistrationService(store, registry)
+        self.registrations = ConnectorRegistrationService(store, registry, self.grants)
         self._metadata: dict[tuple[str, str, str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -111,6 +112,8 @@ class ConnectorProfileService:
     def _checked(connector: Connector) -> None:
         try:
             connector.check()
+        except NotGranted as error:
+            raise Invalid(error.message) from None
         except ConnectorAuthError as error:
             raise ConnectorAuthenticationFailed(f"The source refused the credentials: {error.message}") from None
         except ConnectorError as error:
@@ -195,6 +198,8 @@ class ConnectorProfileService:
                 return self._metadata[slot]
         try:
             value = load()
+        except NotGranted as error:
+            raise Invalid(error.message) from None
         except ConnectorAuthError as error:
             raise ConnectorAuthenticationFailed(error.message) from None
         except ConnectorError as error:

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from openprofiles.connectors.base import Connector
+from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ENTRY_POINT_GROUP, ConnectorRegistry, Plugin, PluginError
 from openprofiles.services.arns import PARTITION, Arn, parse_arn
 from openprofiles.services.context import RequestContext
@@ -63,11 +64,22 @@ class Registration:
 
 
 class ConnectorRegistrationService:
-    def __init__(self, store: Store, registry: ConnectorRegistry) -> None:
+    def __init__(self, store: Store, registry: ConnectorRegistry, grants: Grants | None = None) -> None:
         self.store = store
         self.registry = registry
+        #: Only the plugins the operator enabled (--enable-plugin) may be registered and used.
+        self.grants = grants or Grants()
+
+    def _enabled(self, name: str) -> None:
+        """Invalid unless the operator enabled the plugin `name` for tenants."""
+        if name not in self.grants.plugins:
+            raise Invalid(
+                f"connector plugin {name} is not enabled: the operator enables an installed plugin with "
+                f"--enable-plugin {name} (or OPENPROFILES_PLUGINS)"
+            )
 
     def _plugin(self, name: str) -> Plugin:
+        self._enabled(name)
         try:
             plugin = self.registry.plugin(name)
         except LookupError:
@@ -202,6 +214,7 @@ class ConnectorRegistrationService:
                 f"connectorLabel {label}: no connector is registered under this label in this account and region "
                 "(RegisterConnector registers an installed plugin)"
             )
+        self._enabled(record.entry_point)
         registration = self._usable(record)
         if registration.plugin is None:
             raise Invalid(

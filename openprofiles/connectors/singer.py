@@ -1,8 +1,9 @@
-"""Any installed Singer tap as a flow source (an OpenProfiles connector).
+"""An operator-allowed Singer tap as a flow source (an OpenProfiles connector).
 
-A CustomConnector profile labelled "Singer" names the tap's executable (`profileProperties:
-{"executable": "tap-postgres", "config": "{...}"}`), with secret configuration values in the custom
-credentials. The tap's streams, from `--discover`, are the entities; a flow runs the tap for one
+A CustomConnector profile labelled "Singer" names one of the taps the operator allowed, by the name
+the operator gave it (`--singer-tap NAME=PATH`; `profileProperties: {"executable": "tap-postgres",
+"config": "{...}"}`), with secret configuration values in the custom credentials. The tap runs as
+`singer_process` describes: clean environment, temporary directory, time and output limits. The tap's streams, from `--discover`, are the entities; a flow runs the tap for one
 stream (selected in the catalog's metadata) and reads its SCHEMA, RECORD and STATE messages from
 stdout line by line. STATE messages are the checkpoints of a run; an incremental run starts the tap
 from a bookmark at the flow's last high-water mark. docs/connectors/singer.md has the details.
@@ -13,38 +14,36 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
-import shutil
-import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from openprofiles import json_depth
 from openprofiles.connectors.base import (
     Connector,
-    ConnectorAuthError,
     ConnectorError,
     Entity,
     EntityField,
     ExtractRequest,
+    NotGranted,
     Page,
+    UnreadableRecord,
 )
+from openprofiles.connectors.singer_process import Scrubber, TapProcess
 from openprofiles.connectors.times import later, parse_instant, utc
 
-#: Seconds a tap may take to discover its streams.
+#: Seconds a tap may take to discover its streams (or the operator's --singer-timeout, if shorter).
 DISCOVER_TIMEOUT = 300
-#: Characters of the tap's stderr quoted in an error.
-STDERR_TAIL = 2000
-#: Seconds a tap gets to exit after SIGTERM before it is killed.
-STOP_GRACE = 5
-#: Words in a failed tap's stderr that mean its source refused the credentials.
-_AUTH_WORDS = re.compile(r"\b(401|403|unauthori[sz]ed|forbidden|authentication failed|invalid (api key|token|credentials)"
-                         r"|access denied|bad credentials)\b", re.IGNORECASE)
-_TIME_FORMATS = ("date-time", "date")
+#: Bytes of catalog a tap's --discover may write (or the operator's --singer-max-output, if fewer).
+CATALOG_MAX = 64 << 20
+#: Brackets a line may hold to be decoded by Python's json (which recurses, but accepts the NaN and
+#: big integers taps write); lines with more go to orjson, which does not recurse.
+_PYTHON_JSON_BRACKETS = 400
+_ENABLE = "the operator allows taps with --singer-tap NAME=PATH / OPENPROFILES_SINGER_TAPS"
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:
@@ -89,10 +88,24 @@ def _stream_id(stream: Mapping[str, Any]) -> str:
     return str(stream.get("tap_stream_id") or stream.get("stream"))
 
 
-def _tail(path: Path) -> str:
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - STDERR_TAIL))
-        return handle.read().decode("utf-8", "replace").strip()
+def _decode(line: bytes) -> Any:
+    """One line of a tap's output as JSON; json_depth.TooDeep beyond orjson's own depth limit."""
+    if json_depth.may_exceed(line, _PYTHON_JSON_BRACKETS):
+        return json_depth.loads(line, limit=None)
+    return json.loads(line)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The string values in a JSON document (iteratively)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
 
 
 @dataclass
@@ -178,21 +191,28 @@ class SingerConnector(Connector):
     # The tap and its configuration.
 
     @property
-    def executable(self) -> str:
-        """The tap's program: an absolute path, or a name looked up on the server's PATH."""
+    def executable(self) -> Path:
+        """The tap's program: the one the operator allowed under the name the profile gives."""
+        taps = self.connection.grants.singer_taps
+        if not taps:
+            raise NotGranted(f"the Singer connector is off: {_ENABLE}")
         name = self.connection.properties.get("executable")
         if not name or not isinstance(name, str):
-            raise ConnectorError("the connector profile needs an 'executable' property: the Singer tap to run")
-        found = shutil.which(name)
-        if found is None:
-            raise ConnectorError(f"the Singer tap {name!r} is not an executable file or a program on the server's PATH")
-        return found
+            raise NotGranted(f"the connector profile needs an 'executable' property: the name of a Singer tap the "
+                             f"operator allowed ({', '.join(sorted(taps))})")
+        path = taps.get(name)
+        if path is None:
+            raise NotGranted(f"'executable' {name[:100]!r} is not a Singer tap the operator allowed (a name among "
+                             f"{', '.join(sorted(taps))}, not a program or a path): {_ENABLE}")
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ConnectorError(f"the Singer tap {name!r} the operator allowed is not an executable file on the server")
+        return path
 
     def config(self) -> dict[str, Any]:
         """The `config` property (a JSON object), with the custom credentials' values over it."""
         raw = self.connection.properties.get("config") or "{}"
         try:
-            config = json.loads(raw) if isinstance(raw, str) else raw
+            config = json_depth.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
             config = None
         if not isinstance(config, dict):
@@ -201,38 +221,34 @@ class SingerConnector(Connector):
         return {**config, **(custom.get("credentialsMap") or {})}
 
     @contextmanager
-    def _files(self, **documents: Any) -> Iterator[dict[str, Path]]:
-        """The config (and other documents) as JSON files only the server's user may read, removed after."""
+    def _tap(self, *arguments: str, discover: bool = False, **documents: Any) -> Iterator[TapProcess]:
+        """The tap running with `--config CONFIG` and `arguments`, and `--NAME FILE` for each
+        document, in a fresh directory holding those files (0600), removed afterwards."""
+        executable, config, grants = self.executable, self.config(), self.connection.grants
+        timeout, output = grants.singer_timeout, grants.singer_max_output
+        if discover:
+            timeout, output = min(timeout, DISCOVER_TIMEOUT), min(output, CATALOG_MAX)
         with tempfile.TemporaryDirectory(prefix="openprofiles-singer-") as directory:
-            paths = {}
-            for name, document in {"config": self.config(), **documents}.items():
+            command: list[str] = []
+            for name, document in {"config": config, **documents}.items():
                 path = Path(directory, f"{name}.json")
                 with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
                     json.dump(document, handle)
-                paths[name] = path
-            yield paths
-
-    def _failure(self, code: int, stderr: str, when: str) -> ConnectorError:
-        message = f"the Singer tap exited with code {code} {when}: {stderr[-STDERR_TAIL:] or '(nothing on stderr)'}"
-        return ConnectorAuthError(message) if _AUTH_WORDS.search(stderr) else ConnectorError(message)
+                command += [f"--{name}", str(path)]
+            with TapProcess(executable, [*command, *arguments], Path(directory), timeout=timeout, max_output=output,
+                            scrub=Scrubber(_strings(config))) as tap:
+                yield tap
 
     # Discovery.
 
     def catalog(self) -> list[dict[str, Any]]:
         """The streams of the tap's `--discover` catalog."""
-        command = self.executable
-        with self._files() as files:
-            try:
-                done = subprocess.run([command, "--config", str(files["config"]), "--discover"], capture_output=True,
-                                      timeout=DISCOVER_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
-            except subprocess.TimeoutExpired:
-                raise ConnectorError(f"the Singer tap took over {DISCOVER_TIMEOUT}s to discover", transient=True) from None
-            except OSError as error:
-                raise ConnectorError(f"the Singer tap could not be started: {error.strerror}") from None
-        if done.returncode != 0:
-            raise self._failure(done.returncode, done.stderr.decode("utf-8", "replace").strip(), "in discovery")
+        with self._tap("--discover", discover=True) as tap:
+            output = tap.output("in discovery")
         try:
-            streams = json.loads(done.stdout)["streams"]
+            streams = json_depth.loads(output)["streams"]
+        except json_depth.TooDeep as error:
+            raise ConnectorError(f"the Singer tap's catalog is {error}") from None
         except (ValueError, KeyError, TypeError):
             raise ConnectorError("the Singer tap's --discover output is not a catalog ({\"streams\": [...]})") from None
         if not isinstance(streams, list) or not all(isinstance(s, dict) and _stream_id(s) != "None" for s in streams):
@@ -298,58 +314,36 @@ class SingerConnector(Connector):
         documents: dict[str, Any] = {"catalog": self._selected(stream, key, list(request.fields) if request.fields else None)}
         if position.state is not None:
             documents["state"] = position.state
-        with self._files(**documents) as files:
-            command = [self.executable, "--config", str(files["config"]), "--catalog", str(files["catalog"])]
-            if "state" in files:
-                command += ["--state", str(files["state"])]
-            yield from self._run(command, files["config"].parent / "stderr.log", request, key, position)
+        with self._tap(**documents) as tap:
+            yield from self._pages(tap, request, key, position)
 
-    def _run(self, command: list[str], stderr_path: Path, request: ExtractRequest, key: str | None,
-             position: _Position) -> Iterator[Page]:
-        """The pages of one run of the tap; the tap is stopped if the consumer stops early."""
-        with stderr_path.open("wb") as stderr:
-            try:
-                process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
-            except OSError as error:
-                raise ConnectorError(f"the Singer tap could not be started: {error.strerror}") from None
-        assert process.stdout is not None
-
-        def finished() -> None:
-            code = process.wait()
-            if code != 0:
-                raise self._failure(code, _tail(stderr_path), "during the run")
-
-        try:
-            yield from self._pages(process.stdout, request, key, position, finished)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(STOP_GRACE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            process.stdout.close()
-
-    def _pages(self, stdout: IO[bytes], request: ExtractRequest, key: str | None, position: _Position,
-               finished: Callable[[], None]) -> Iterator[Page]:
+    def _pages(self, tap: TapProcess, request: ExtractRequest, key: str | None, position: _Position) -> Iterator[Page]:
         """The stream's RECORDs in pages; STATE messages move the checkpoint. Records before `since`
-        or from `until` on (by `key`) are read but not delivered. `finished` is called at the end of
-        the output, before the last page."""
+        or from `until` on (by `key`) are read but not delivered. The tap's exit is checked at the
+        end of its output, before the last page."""
         since = None if request.since is None else utc(request.since)
         until = None if request.until is None else utc(request.until)
         records: list[dict[str, Any]] = []
         high: datetime | None = None
-        for number, line in enumerate(stdout, 1):
+        for number, line in enumerate(tap.lines("during the run"), 1):
             if not line.strip():
                 continue
             try:
-                message = json.loads(line)
+                message = _decode(line)
                 kind = message["type"]
+            except json_depth.TooDeep as error:
+                # Not decodable at all: a dead letter, counted where the record before it was.
+                if position.take(position.after):
+                    records.append(UnreadableRecord(line.decode("utf-8", "replace"),
+                                                    f"line {number} of the Singer tap's output is {error}"))
+                continue
             except (ValueError, KeyError, TypeError):
                 raise ConnectorError(f"line {number} of the Singer tap's output is not a Singer message: "
-                                     f"{line[:200].decode('utf-8', 'replace')!r}") from None
+                                     f"{tap.scrub(repr(line[:200].decode('utf-8', 'replace')))}") from None
             if kind == "STATE":
+                if json_depth.depth_beyond(message.get("value")) is not None:
+                    raise ConnectorError(f"line {number} of the Singer tap's output: a STATE nested deeper than "
+                                         f"{json_depth.MAX_DEPTH} levels")
                 position.on_state(message.get("value"))
                 continue
             if kind != "RECORD" or message.get("stream") != request.entity:
@@ -368,7 +362,6 @@ class SingerConnector(Connector):
             if len(records) >= request.page_size:
                 yield Page(records=records, checkpoint=position.checkpoint(), high_water=high)
                 records, high = [], None
-        finished()
         if records:
             yield Page(records=records, checkpoint=position.checkpoint(), high_water=high)
 

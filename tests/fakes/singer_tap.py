@@ -6,7 +6,12 @@
 
 CONFIG: {"token": "let-me-in", "data": "/path/data.json", optional "state_every": n (records between
 STATE messages, 3), "synthetic": n (extra generated users), "fail_after": n (exit 2 after n records),
-"pid_file": path}. The data file holds {"users": [...], "groups": [...]}. Streams: `users`
+"slow": seconds (a pause after each record), "pid_file": path}. For the tests of what the server
+allows a tap: "report": path (the tap writes {"env", "cwd", "config_mode"} there first),
+"child_pid_file": path (it starts a child that sleeps, and writes its pid there), "hang":
+{"discover"|"sync": seconds} (it sleeps that long first), "flood": n (it writes n bytes of junk to
+stdout and exits 0), "complain": text with "complain_times": n (it writes text n times to stderr, {key} replaced by
+the config's value and {quoted[key]} by its JSON, and exits 1), "deep": n (the first users record holds a value nested n levels, the second a NaN). The data file holds {"users": [...], "groups": [...]}. Streams: `users`
 (replication key `updated_at`, date-time; key `id`) and `groups` (full table). In incremental mode a
 stream emits the records whose replication key is at or after the state's bookmark, ordered by
 (updated_at, id), and a STATE with the bookmark of the last record every `state_every` records.
@@ -18,7 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
+import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,6 +102,11 @@ def rows(config: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def sync(config: dict[str, Any], catalog: dict[str, Any], state: dict[str, Any]) -> None:
     bookmarks = state.setdefault("bookmarks", {})
+    if config.get("deep"):  # written by hand: json.dumps cannot nest that deep
+        depth = int(config["deep"])
+        sys.stdout.write('{"type": "RECORD", "stream": "users", "record": {"id": 0, "nested": '
+                         + "[" * depth + "]" * depth + "}}\n")
+        emit({"type": "RECORD", "stream": "users", "record": {"id": -1, "score": float("nan")}})
     every = int(config.get("state_every", 3))
     emitted = 0
     for stream in catalog.get("streams", []):
@@ -119,6 +132,9 @@ def sync(config: dict[str, Any], catalog: dict[str, Any], state: dict[str, Any])
             emit({"type": "RECORD", "stream": name, "record": {f: record.get(f) for f in fields},
                   "time_extracted": datetime.now(UTC).isoformat()})
             emitted += 1
+            if config.get("slow"):
+                sys.stdout.flush()
+                time.sleep(float(config["slow"]))
             if key and count % every == 0:
                 bookmarks[name] = {key: record[key]}
                 emit({"type": "STATE", "value": state})
@@ -142,9 +158,27 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.config) as handle:
         config = json.load(handle)
+    if config.get("report"):
+        with open(config["report"], "w") as handle:
+            json.dump({"env": dict(os.environ), "cwd": os.getcwd(),
+                       "config_mode": stat.S_IMODE(os.stat(args.config).st_mode)}, handle)
     if config.get("pid_file"):
         with open(config["pid_file"], "w") as handle:
             handle.write(str(os.getpid()))
+    if config.get("child_pid_file"):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        with open(config["child_pid_file"], "w") as handle:
+            handle.write(str(child.pid))
+    time.sleep((config.get("hang") or {}).get("discover" if args.discover else "sync", 0))
+    if config.get("flood"):
+        for _ in range(0, int(config["flood"]), 1 << 16):
+            sys.stdout.write("x" * (1 << 16))
+        return
+    if config.get("complain"):
+        for _ in range(int(config.get("complain_times", 1))):
+            print(config["complain"].format_map({**config, "quoted": {k: json.dumps(v) for k, v in config.items()}}),
+                  file=sys.stderr)
+        sys.exit(1)
     if config.get("token") != "let-me-in":
         fail("authentication failed: 401 Unauthorized (invalid token)")
     if args.discover:

@@ -28,6 +28,7 @@ from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
+from openprofiles.private_files import private_dir
 from openprofiles.scheduler.scheduler import Scheduler
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService, connector_profile_exists
@@ -123,6 +124,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Open the database (migrating it), load the master key and build the services."""
     clock = clock or SystemClock()
     grants = grants_for(settings)
+    if settings.database_url is None:
+        private_dir(settings.data_dir)  # the SQLite database's directory: 0700, tightened if looser
     db = Database(settings.resolved_database_url)
     db.migrate()
     store = Store(db)

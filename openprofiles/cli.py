@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from openprofiles import __version__
+from openprofiles import __version__, logs
 from openprofiles.app import Runtime, build_runtime, create_app
 from openprofiles.crypto.keyring import KeyringError
 from openprofiles.crypto.rotation import rotate_master
@@ -215,7 +214,7 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
 
     from openprofiles.http_protocol import HttpProtocol
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level)
     if auth == "open":
         if not is_loopback(host):
             raise click.ClickException(
@@ -237,7 +236,8 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)
     app = create_app(runtime)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False, http=HttpProtocol)
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=None, access_log=False,
+                    http=HttpProtocol)
     finally:
         runtime.close()
 
@@ -530,7 +530,7 @@ def worker(scheduler_interval: float, data_dir: Path, database_url: str | None, 
     import signal
     import time
 
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("info")
     runtime = _runtime(_settings(data_dir, database_url, scheduler_interval=scheduler_interval,
                                  **_run_settings(runs), **_grant_settings(runs)))
     # SIGTERM stops like Ctrl-C: running runs hand their leases back for another process to take over.
@@ -571,6 +571,7 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
 
     from openprofiles.services.context import RequestContext
 
+    logs.configure("warning")
     runtime = _runtime(_settings(data_dir, database_url, **_run_settings(runs), **_grant_settings(runs)))
     ctx = RequestContext(account_id, region, "StartFlow", "cli", datetime.now(UTC))
     try:

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from openprofiles.private_files import private_dir, tighten_if_present
+
 KEY_FILE = "master.key"
 ENV_VAR = "OPENPROFILES_MASTER_KEY"
 
@@ -96,7 +98,7 @@ def read_key_file(path: Path) -> list[MasterKey]:
 
 def write_key_file(path: Path, keys: Sequence[MasterKey]) -> None:
     """Replace the key file atomically (a private temporary file renamed over it), current key first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -120,9 +122,10 @@ def load_master_keys(data_dir: Path, env_value: str | None = None) -> list[Maste
     if env_value:
         return parse_env_keys(env_value)
     path = data_dir / KEY_FILE
+    private_dir(data_dir)
     if path.exists():
+        tighten_if_present(path)
         return read_key_file(path)
-    data_dir.mkdir(parents=True, exist_ok=True)
     key = MasterKey.generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -37,6 +37,7 @@ from openprofiles.crypto.keyring import (
     write_key_file,
 )
 from openprofiles.crypto.kms import is_kms_ref
+from openprofiles.private_files import private_dir
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
 
@@ -70,7 +71,7 @@ def _exclusive(data_dir: Path, env_value: str | None) -> Iterator[None]:
     if env_value:
         yield
         return
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

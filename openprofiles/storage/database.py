@@ -17,6 +17,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from openprofiles.private_files import private_dir, private_file, tighten_if_present
 from openprofiles.storage.checkpoints import LOG_SIZE_LIMIT, SAFETY_NET_PAGES, WalCheckpointer
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,16 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
 
 
+def _private_database_file(path: Path) -> None:
+    """The SQLite file created 0600 before SQLite opens it (its -wal and -shm files take the same
+    mode from it), and an existing one with its -wal and -shm tightened to 0600; a missing
+    directory is created 0700."""
+    private_dir(path.parent, tighten=False)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten_if_present(path.with_name(path.name + suffix))
+
+
 class Database:
     """One engine and the way the rest of the code opens transactions on it."""
 
@@ -94,7 +105,7 @@ class Database:
         self.checkpoints: WalCheckpointer | None = None
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_database_file(Path(parsed.database))
                 self.checkpoints = WalCheckpointer(parsed.database)
             self.engine = create_engine(self.url, pool_size=8, max_overflow=8, pool_use_lifo=True)
             _sqlite_setup(self.engine)

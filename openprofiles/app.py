@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
+from sqlalchemy import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -97,6 +98,20 @@ class Runtime:
         self.db.dispose()
 
 
+def _files_roots(settings: Settings) -> tuple[Path, ...]:
+    """The Files roots, resolved; SettingsError for one that holds the data directory or the SQLite
+    database, or lies inside the data directory."""
+    data_dir = settings.data_dir.resolve()
+    database = make_url(settings.resolved_database_url).database if settings.database_kind == "sqlite" else None
+    own = [data_dir] + ([Path(database).resolve()] if database and database != ":memory:" else [])
+    roots = tuple(Path(root).resolve() for root in settings.files_roots)
+    for root in roots:
+        if any(path.is_relative_to(root) for path in own) or root.is_relative_to(data_dir):
+            raise SettingsError(f"--files-root {root}: the server's data directory ({data_dir}) and database "
+                                "must not be inside a Files root, nor a root inside the data directory")
+    return roots
+
+
 def grants_for(settings: Settings) -> Grants:
     """What the operator enabled for tenants, from the settings; SettingsError names a malformed one."""
     taps = {name: Path(path) for name, path in pairs("--singer-tap", settings.singer_taps).items()}
@@ -105,7 +120,7 @@ def grants_for(settings: Settings) -> Grants:
             raise SettingsError(f"--singer-tap {name}: {path} is not an absolute path")
     resources = tuple(pairs("--aws-resource", (value,)).popitem() for value in settings.aws_resources)
     return Grants(
-        files_roots=tuple(Path(root).resolve() for root in settings.files_roots),
+        files_roots=_files_roots(settings),
         sql_connections=pairs("--sql-connection", settings.sql_connections),
         sql_url_patterns=settings.sql_url_patterns,
         singer_taps=taps,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +17,10 @@ import pytest
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
 from openprofiles.connectors.files import FilesConnector
+from openprofiles.connectors.grants import Grants
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.harness import Server, free_port
 from tests.live_flows import (
     PEOPLE,
     ScheduledFlow,
@@ -29,9 +34,11 @@ from tests.live_flows import (
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 
-def connector(path: Path | str | None) -> FilesConnector:
+def connector(path: Path | str | None, grants: Grants | None = None) -> FilesConnector:
+    """The connector for `path`, with the operator's grants (by default: `path` is a Files root)."""
     properties = {} if path is None else {"path": str(path)}
-    return FilesConnector(Connection("files", "CustomConnector", properties, {}, label="Files"))
+    grants = grants or Grants(files_roots=(Path(path or "/nonexistent").resolve(),))
+    return FilesConnector(Connection("files", "CustomConnector", properties, {}, label="Files", grants=grants))
 
 
 def write(path: Path, text: str, modified: datetime | None = None) -> Path:
@@ -297,8 +304,31 @@ def test_parquet_errors_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 # --- End to end: boto3 against the live server, a local directory as the source -------------------
 
 
+@pytest.fixture(scope="module")
+def files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory the operator lets the Files connector read (--files-root)."""
+    return tmp_path_factory.mktemp("files-root").resolve()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         files_root: Path) -> Iterator[LiveServer]:
+    with live_server(request, tmp_path_factory.mktemp(f"files-{request.param}"),
+                     args=(*FAKE_VENDOR_HOSTS, "--files-root", str(files_root))) as server:
+        yield server
+
+
+@pytest.fixture
+def shared(files_root: Path, unique: str) -> Path:
+    """A fresh directory inside the Files root."""
+    directory = files_root / unique
+    directory.mkdir()
+    return directory
+
+
 def test_a_files_flow_lands_profiles_then_pulls_only_changed_records(appflow: Any, cp: Any, unique: str,
-                                                                     tmp_path: Path) -> None:
+                                                                     shared: Path) -> None:
+    tmp_path = shared
     people = write(tmp_path / "crm" / "people.csv", "id,email,name,updated\n"
                    "1,a@example.com,Ann,2026-01-01T00:00:00Z\n2,b@example.com,Bo,2026-01-02T00:00:00Z\n"
                    "3,c@example.com,Cy,2026-01-03T00:00:00Z\n")
@@ -323,3 +353,73 @@ def test_a_files_flow_lands_profiles_then_pulls_only_changed_records(appflow: An
     found = cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["1"])["Items"]
     assert [p["EmailAddress"] for p in found] == ["ann@example.org"]
     assert cp.get_domain(DomainName=unique)["Stats"]["ProfileCount"] == 4
+
+
+def refused(appflow: Any, name: str, path: str) -> str:
+    """The ValidationException message of CreateConnectorProfile for a Files profile on `path`."""
+    with pytest.raises(appflow.exceptions.ValidationException) as error:
+        create_profile(appflow, name, "CustomConnector", {"path": path}, label="Files")
+    return str(error.value.response["Error"]["Message"])
+
+
+def test_paths_outside_the_roots_are_refused(appflow: Any, live: LiveServer, unique: str, shared: Path,
+                                             tmp_path: Path) -> None:
+    (shared / "out").symlink_to(tmp_path, target_is_directory=True)
+    for path in ("/", "/etc", str(shared / ".." / ".."), str(shared / "out"), str(live.server.data_dir),
+                 str(tmp_path)):
+        message = refused(appflow, unique, path)
+        assert "--files-root" in message and "OPENPROFILES_FILES_ROOTS" in message, (path, message)
+    assert unique not in str(appflow.describe_connector_profiles())
+
+
+def test_a_key_file_outside_the_roots_is_not_readable(appflow: Any, cp: Any, unique: str, shared: Path,
+                                                      tmp_path: Path) -> None:
+    secret = write(tmp_path / "keys" / "service-account.json", json.dumps(
+        [{"id": "1", "private_key": "-----BEGIN PRIVATE KEY-----planted"}]))
+    (shared / "service-account.json").symlink_to(secret)
+    (shared / "keys").symlink_to(secret.parent, target_is_directory=True)
+    write(shared / "people.json", json.dumps([{"id": "2", "email": "ann@example.com"}]))
+    for directory in (secret.parent, secret.parent.parent, shared / "keys"):  # the key's own directory, or via a link
+        assert "--files-root" in refused(appflow, unique, str(directory))
+    create_profile(appflow, unique, "CustomConnector", {"path": str(shared)}, label="Files")
+    assert entity_names(appflow, unique) == ["people.json"]
+    for entity in ("service-account.json", "keys/service-account.json", "../../keys/service-account.json",
+                   str(secret)):
+        with pytest.raises(appflow.exceptions.ConnectorServerException, match=r"outside|does not exist"):
+            appflow.describe_connector_entity(connectorProfileName=unique, connectorEntityName=entity)
+
+    create_domain(cp, unique, "people", **PEOPLE)
+    for entity in ("", "service-account.json"):
+        flow = ScheduledFlow(appflow, unique + str(len(entity)), into=(unique, "people"), source={
+            "connectorType": "CustomConnector", "connectorProfileName": unique,
+            "sourceConnectorProperties": {"CustomConnector": {"entityName": entity or "/"}}})
+        record = flow.run()
+        assert "planted" not in str(record)
+    found = cp.list_profile_objects(DomainName=unique, ObjectTypeName="people",
+                                    ProfileId=cp.search_profiles(DomainName=unique, KeyName="crmId",
+                                                                 Values=["2"])["Items"][0]["ProfileId"])
+    assert "planted" not in str(found)
+    assert not cp.search_profiles(DomainName=unique, KeyName="crmId", Values=["1"])["Items"]
+
+
+def test_without_a_root_the_files_connector_is_off(tmp_path: Path, unique: str) -> None:
+    server = Server(tmp_path / "data", None)  # no --files-root
+    creds = server.create_key()
+    server.start()
+    try:
+        message = refused(server.client("appflow", creds), unique, str(tmp_path))
+        assert "the Files connector is off" in message and "--files-root" in message
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("where", ["parent", "data-dir", "inside"])
+def test_a_root_holding_the_data_directory_is_refused_at_startup(tmp_path: Path, where: str) -> None:
+    data = tmp_path / "data"
+    root = {"parent": tmp_path, "data-dir": data, "inside": data / "exports"}[where]
+    root.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "openprofiles", "serve", "--port", str(free_port()),
+                           "--data-dir", str(data), "--files-root", str(root)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"--files-root {root.resolve()}" in done.stderr and "data directory" in done.stderr

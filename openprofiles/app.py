@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
@@ -243,7 +244,8 @@ def create_app(runtime: Runtime) -> Root:
             tasks.cancel_scope.cancel()
 
     events = FlowEventsEndpoint(api, FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner))
-    sessions = (Sessions(runtime.keyring.derive("console-sessions"), runtime.access_keys.lookup)
+    sessions = (Sessions(runtime.keyring.derive("console-sessions"), runtime.access_keys.lookup, runtime.store,
+                         runtime.clock, timedelta(seconds=runtime.settings.session_ttl))
                 if runtime.settings.auth == "sigv4" else None)
     console = Console(Pages(runtime.domains, runtime.integrations, runtime.flows),
                       AgentPages(runtime.domains, runtime.object_types, runtime.search, runtime.profiles), sessions,

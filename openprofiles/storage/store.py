@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from openprofiles.storage.access_keys import AccessKeyRepository
 from openprofiles.storage.connector_profiles import ConnectorProfileRepository
 from openprofiles.storage.connector_registrations import ConnectorRegistrationRepository
+from openprofiles.storage.console_sessions import ConsoleSessionRepository, SignInAttemptRepository
 from openprofiles.storage.database import Database
 from openprofiles.storage.dead_letters import DeadLetterRepository
 from openprofiles.storage.dialect import lock_domain
@@ -96,6 +97,14 @@ class UnitOfWork:
     @cached_property
     def workflows(self) -> WorkflowRepository:
         return WorkflowRepository(self.conn)
+
+    @cached_property
+    def console_sessions(self) -> ConsoleSessionRepository:
+        return ConsoleSessionRepository(self.conn)
+
+    @cached_property
+    def sign_in_attempts(self) -> SignInAttemptRepository:
+        return SignInAttemptRepository(self.conn)
 
     def lock_domain(self, domain_id: int) -> None:
         """Serialise profile writers of this domain until the transaction ends."""

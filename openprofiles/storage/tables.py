@@ -71,6 +71,32 @@ access_keys = Table(
     Column("revoked_at", UtcDateTime),
 )
 
+# Console sessions: the SHA-256 of each session's random id (only the cookie holds the id), the
+# access key it signed in with, and its times. Signing out sets revoked_at; sign-ins delete the
+# records that are revoked or past expires_at.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),
+    Column("access_key_id", String(32), ForeignKey("access_keys.access_key_id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+# Console sign-in attempts per subject (the SHA-256 of an access key id or a client address) in
+# a fixed window that starts with the first counted attempt; the row goes at expires_at.
+console_sign_in_attempts = Table(
+    "console_sign_in_attempts",
+    metadata,
+    Column("subject", LargeBinary(32), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("window_started_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
 # Data keys, one per scope ("system", "domain:<id>", ...), wrapped by a local master key
 # (master_key_id: its fingerprint) or an AWS KMS key (master_key_id: the key's ARN, up to 2048).
 data_keys = Table(

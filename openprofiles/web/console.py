@@ -1,8 +1,9 @@
 """`/console/…`: the web console's routes. Pages are server-rendered (Jinja2, autoescaped) from the
 services; in `sigv4` mode they need a session, which signing in with an access key pair opens.
 
-CSRF: the session cookie is SameSite=Strict, so a cross-site form never carries it, and every POST
-whose Origin names another host is refused. docs/console.md describes the console.
+CSRF: every POST must carry an Origin header naming this host (a POST without one is refused) and
+the form's CSRF token (web/sessions.py); the session cookie is also SameSite=Strict.
+docs/console.md describes the console.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from openprofiles.services.context import RequestContext
 from openprofiles.services.errors import NotFound
 from openprofiles.web.agent import AgentPages
 from openprofiles.web.pages import Pages
-from openprofiles.web.sessions import COOKIE, Sessions
+from openprofiles.web.sessions import COOKIE, SIGN_IN_COOKIE, Session, Sessions, Throttled
 
 PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/signin"
@@ -95,8 +96,12 @@ class Console:
 
     def _render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(template).render(
-            open_mode=self.sessions is None, region=self.region, prefix=PREFIX, **context)
+            open_mode=self.sessions is None, open_account=self.open_account, region=self.region, prefix=PREFIX,
+            **context)
         return HTMLResponse(html, status, headers=HEADERS)
+
+    def _refused(self, message: str) -> HTMLResponse:
+        return self._render("refused.html", 403, message=message)
 
     async def css(self, _: Request) -> Response:
         return Response(self.stylesheet, media_type="text/css",
@@ -104,63 +109,101 @@ class Console:
 
     # Sessions
 
-    async def _account(self, request: Request) -> str | None:
+    async def _session(self, request: Request) -> Session | None:
         if self.sessions is None:
-            return self.open_account
-        return await anyio.to_thread.run_sync(self.sessions.account_of, request.cookies.get(COOKIE))
+            return Session(self.open_account, "")
+        return await anyio.to_thread.run_sync(self.sessions.current, request.cookies.get(COOKIE))
 
     def _to_sign_in(self, request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"{SIGN_IN}?next={quote(target, safe='')}", 303, headers=HEADERS)
 
     async def _page(self, request: Request, read: Callable[[RequestContext], T],
-                    show: Callable[[T, str], HTMLResponse]) -> Response:
+                    show: Callable[[T, Session], HTMLResponse]) -> Response:
         """A signed-in page: read through the services in a worker thread, then render; the sign-in page
         without a session, the 404 page for an unknown resource."""
-        account = await self._account(request)
-        if account is None:
+        session = await self._session(request)
+        if session is None:
             return self._to_sign_in(request)
-        ctx = RequestContext(account, self.region, "Console", str(uuid.uuid4()), self.clock.now())
+        ctx = RequestContext(session.account_id, self.region, "Console", str(uuid.uuid4()), self.clock.now())
         try:
             data = await anyio.to_thread.run_sync(read, ctx)
         except NotFound as error:
-            return self._render("not_found.html", 404, account=account, message=error.message)
-        return show(data, account)
+            return self._render("not_found.html", 404, session=session, message=error.message)
+        return show(data, session)
 
     @staticmethod
-    def _foreign(request: Request) -> bool:
-        """Whether a POST comes from a page of another site (its Origin names another host)."""
+    def _same_site(request: Request) -> bool:
+        """Whether a POST comes from a page of this host: its Origin names this host. A POST with no
+        Origin (or `null`) is refused too: browsers send one with every form POST."""
         origin = request.headers.get("origin")
-        return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+        return origin is not None and origin != "null" and urlsplit(origin).netloc == request.headers.get("host")
+
+    def _sign_in_page(self, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        """The sign-in form, its CSRF token bound to the pre-session cookie (set here when missing)."""
+        assert self.sessions is not None
+        nonce = request.cookies.get(SIGN_IN_COOKIE)
+        fresh = not nonce or len(nonce) > 64
+        if fresh:
+            nonce = self.sessions.new_nonce()
+        assert nonce is not None
+        response = self._render("signin.html", status, csrf=self.sessions.sign_in_token(nonce), **context)
+        if fresh:
+            response.set_cookie(SIGN_IN_COOKIE, nonce, path=SIGN_IN, secure=request.url.scheme == "https",
+                                httponly=True, samesite="strict")
+        return response
 
     async def sign_in_form(self, request: Request) -> Response:
         if self.sessions is None:
             return RedirectResponse(PREFIX + "/", 303)
-        return self._render("signin.html", next=_safe_next(request.query_params.get("next")))
+        return self._sign_in_page(request, next=_safe_next(request.query_params.get("next")))
 
     async def sign_in(self, request: Request) -> Response:
         if self.sessions is None:
             return RedirectResponse(PREFIX + "/", 303)
-        if self._foreign(request):
-            return self._render("signin.html", 403, next=PREFIX + "/", error="Sign-in from another site is refused.")
+        if not self._same_site(request):
+            return self._refused("Sign-in refused: the form was not sent from this site's sign-in page "
+                                 "(the request has no Origin header naming this host).")
         form = await _form(request)
         if form is None:
-            return self._render("signin.html", 413, next=PREFIX + "/", error="The sign-in form is too large.")
+            return self._sign_in_page(request, 413, next=PREFIX + "/", error="The sign-in form is too large.")
+        if not self.sessions.sign_in_token_matches(request.cookies.get(SIGN_IN_COOKIE), form.get("csrf")):
+            return self._refused("Sign-in refused: the form's CSRF token is missing or does not match "
+                                 "(load the sign-in page again; cookies must be enabled).")
         target = _safe_next(form.get("next"))
         key_id = form.get("access_key_id", "").strip()
-        key = await anyio.to_thread.run_sync(self.sessions.check_secret, key_id, form.get("secret_access_key", ""))
-        if key is None:
-            return self._render("signin.html", 401, next=target, access_key_id=key_id,
-                                error="The access key id or secret access key is not valid, or the key is revoked.")
-        response = RedirectResponse(target, 303, headers=HEADERS)
-        response.set_cookie(COOKIE, self.sessions.cookie_for(key), max_age=int(self.sessions.lifetime.total_seconds()),
+        address = request.client.host if request.client else ""
+        result = await anyio.to_thread.run_sync(self.sessions.sign_in, key_id, form.get("secret_access_key", ""),
+                                                address)
+        if isinstance(result, Throttled):
+            response = self._sign_in_page(
+                request, 429, next=target, access_key_id=key_id,
+                error=f"Too many sign-in attempts; try again in {result.retry_after} s.")
+            response.headers["Retry-After"] = str(result.retry_after)
+            return response
+        if result is None:
+            return self._sign_in_page(
+                request, 401, next=target, access_key_id=key_id,
+                error="The access key id or secret access key is not valid, or the key is revoked.")
+        signed_in = RedirectResponse(target, 303, headers=HEADERS)
+        signed_in.set_cookie(COOKIE, result, max_age=int(self.sessions.lifetime.total_seconds()),
                             path=PREFIX, secure=request.url.scheme == "https", httponly=True, samesite="strict")
-        return response
+        signed_in.delete_cookie(SIGN_IN_COOKIE, path=SIGN_IN, httponly=True, samesite="strict")
+        return signed_in
 
     async def sign_out(self, request: Request) -> Response:
-        if self._foreign(request):
-            return self._render("not_found.html", 403, message="Sign-out from another site is refused.")
-        response = RedirectResponse(SIGN_IN if self.sessions is not None else PREFIX + "/", 303, headers=HEADERS)
+        if not self._same_site(request):
+            return self._refused("Sign-out refused: the form was not sent from this site's pages "
+                                 "(the request has no Origin header naming this host).")
+        if self.sessions is None:
+            return RedirectResponse(PREFIX + "/", 303, headers=HEADERS)
+        form = await _form(request)
+        cookie = request.cookies.get(COOKIE)
+        if cookie and not (form is not None and self.sessions.session_token_matches(cookie, form.get("csrf"))):
+            return self._refused("Sign-out refused: the form's CSRF token is missing or does not match "
+                                 "(reload the page and sign out again).")
+        await anyio.to_thread.run_sync(self.sessions.sign_out, cookie)
+        response = RedirectResponse(SIGN_IN, 303, headers=HEADERS)
         response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
         return response
 
@@ -168,35 +211,35 @@ class Console:
 
     async def domains(self, request: Request) -> Response:
         return await self._page(request, self.pages.domain_list,
-                                lambda domains, account: self._render("domains.html", account=account, domains=domains))
+                                lambda domains, session: self._render("domains.html", session=session, domains=domains))
 
     async def domain(self, request: Request) -> Response:
         name = request.path_params["name"]
         return await self._page(
             request, lambda ctx: self.pages.integration_list(ctx, name),
-            lambda rows, account: self._render("domain.html", account=account, domain=name, integrations=rows))
+            lambda rows, session: self._render("domain.html", session=session, domain=name, integrations=rows))
 
     async def profile_search(self, request: Request) -> Response:
         name, query = request.path_params["name"], request.query_params
         key, value = query.get("key", DEFAULT_SEARCH_KEY).strip(), query.get("value", "").strip()
         return await self._page(
             request, lambda ctx: self.agent.search(ctx, name, key, value, query.get("after")),
-            lambda page, account: self._render("profiles.html", 400 if page.error else 200, account=account,
+            lambda page, session: self._render("profiles.html", 400 if page.error else 200, session=session,
                                                domain=name, page=page))
 
     async def profile(self, request: Request) -> Response:
         name, profile_id = request.path_params["name"], request.path_params["profile_id"]
         return await self._page(
             request, lambda ctx: self.agent.profile(ctx, name, profile_id),
-            lambda view, account: self._render("profile.html", account=account, domain=name, view=view))
+            lambda view, session: self._render("profile.html", session=session, domain=name, view=view))
 
     async def flows(self, request: Request) -> Response:
         return await self._page(request, self.pages.flow_list,
-                                lambda flows, account: self._render("flows.html", account=account, flows=flows))
+                                lambda flows, session: self._render("flows.html", session=session, flows=flows))
 
     async def not_found(self, request: Request) -> Response:
-        account = await self._account(request)
-        if account is None:
+        session = await self._session(request)
+        if session is None:
             return self._to_sign_in(request)
-        return self._render("not_found.html", 404, account=account,
+        return self._render("not_found.html", 404, session=session,
                             message=f"There is no console page at {request.url.path}.")

@@ -4,7 +4,9 @@ their flow's first successful run, flows, the 404 page, and open mode."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
 from tests.console.conftest import sign_in
 from tests.harness import Server, cli
 
@@ -27,6 +29,21 @@ PEOPLE = {
                "name": {"Source": "_source.name", "Target": "_profile.FirstName"}},
     "Keys": {"crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]},
 }
+
+
+@pytest.fixture(scope="module")
+def files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the module's server lets Files connectors read (`--files-root`)."""
+    return tmp_path_factory.mktemp("files-root")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         files_root: Path) -> Iterator[LiveServer]:
+    """The shared `live` server, with Files connectors allowed to read `files_root`."""
+    with live_server(request, tmp_path_factory.mktemp(f"live-{request.param}"),
+                     args=(*FAKE_VENDOR_HOSTS, "--files-root", str(files_root))) as server:
+        yield server
 
 
 def integrated_flow(cp: Any, appflow: Any, name: str, folder: Path) -> None:
@@ -83,15 +100,17 @@ def test_wrong_secret_is_refused(page: Page, live: LiveServer) -> None:
     assert "not valid" in page.locator(".error").inner_text()
     assert page.input_value("input[name=access_key_id]") == live.creds.access_key_id
     assert page.input_value("input[name=secret_access_key]") == ""
-    assert page.context.cookies() == []
+    assert [c["name"] for c in page.context.cookies()] == ["openprofiles_signin"]  # the form's, no session
     sign_in(page, live.endpoint, "AKIANOSUCHKEY0000000", live.creds.secret_access_key)
     assert "not valid" in page.locator(".error").inner_text()
 
 
 @SQLITE
 def test_integration_goes_from_pending_to_active(page: Page, live: LiveServer, cp: Any, appflow: Any, unique: str,
-                                                 tmp_path: Path) -> None:
-    integrated_flow(cp, appflow, unique, tmp_path)
+                                                 files_root: Path) -> None:
+    folder = files_root / unique
+    folder.mkdir()
+    integrated_flow(cp, appflow, unique, folder)
 
     sign_in(page, live.endpoint, live.creds.access_key_id, live.creds.secret_access_key)
     assert page.url == live.endpoint + "/console/"
@@ -125,7 +144,7 @@ def test_integration_goes_from_pending_to_active(page: Page, live: LiveServer, c
 
     page.click("header button:text-is('Sign out')")
     assert page.url == live.endpoint + "/console/signin"
-    assert page.context.cookies() == []
+    assert "openprofiles_console" not in [c["name"] for c in page.context.cookies()]
     page.goto(f"{live.endpoint}/console/domains/{unique}")
     assert page.url.startswith(live.endpoint + "/console/signin")
 
@@ -167,10 +186,14 @@ def test_a_revoked_key_ends_its_sessions(page: Page, live: LiveServer) -> None:
 
 @SQLITE
 def test_a_post_from_another_site_is_refused(live: LiveServer) -> None:
-    form = {"access_key_id": live.creds.access_key_id, "secret_access_key": live.creds.secret_access_key}
-    refused = httpx.post(live.endpoint + "/console/signin", data=form, headers={"Origin": "https://evil.example"})
+    client = httpx.Client(base_url=live.endpoint)
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/signin").text)
+    assert found
+    form = {"csrf": found.group(1), "access_key_id": live.creds.access_key_id,
+            "secret_access_key": live.creds.secret_access_key}
+    refused = client.post("/console/signin", data=form, headers={"Origin": "https://evil.example"})
     assert refused.status_code == 403 and "set-cookie" not in refused.headers
-    accepted = httpx.post(live.endpoint + "/console/signin", data=form, headers={"Origin": live.endpoint})
+    accepted = client.post("/console/signin", data=form, headers={"Origin": live.endpoint})
     assert accepted.status_code == 303 and "openprofiles_console=" in accepted.headers["set-cookie"]
 
 

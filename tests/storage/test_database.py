@@ -141,7 +141,7 @@ def test_upgrade_to_0007_moves_unique_key_values_to_their_objects(database_url: 
         with db.engine.connect() as conn:
             entries = sorted(r[0] for r in conn.execute(text("SELECT key_name FROM profile_keys")))
             removed = {r[0]: bool(r[1]) for r in conn.execute(
-                text("SELECT object_key, unique_key_removed FROM profile_objects"))} if db.current_revision() == "0007" else {}
+                text("SELECT object_key, unique_key_removed FROM profile_objects"))} if db.current_revision() != "0006" else {}
         return entries, removed
 
     assert state() == (["_email", "accountRef"], {"o1": False, "o2": True, "o3": False})

@@ -2,11 +2,12 @@
 
 A CustomConnector profile labelled "Singer" names one of the taps the operator allowed, by the name
 the operator gave it (`--singer-tap NAME=PATH`; `profileProperties: {"executable": "tap-postgres",
-"config": "{...}"}`), with secret configuration values in the custom credentials. The tap runs as
-`singer_process` describes: clean environment, temporary directory, time and output limits. The tap's streams, from `--discover`, are the entities; a flow runs the tap for one
-stream (selected in the catalog's metadata) and reads its SCHEMA, RECORD and STATE messages from
-stdout line by line. STATE messages are the checkpoints of a run; an incremental run starts the tap
-from a bookmark at the flow's last high-water mark. docs/connectors/singer.md has the details.
+"config": "{...}"}`), with secret configuration values in the custom credentials; the tap runs as
+`singer_process` describes (clean environment, temporary directory, time and output limits). The
+tap's streams, from `--discover`, are the entities; a flow runs the tap for one stream (selected in
+the catalog's metadata) and reads its SCHEMA, RECORD and STATE messages from stdout line by line.
+STATE messages are the checkpoints of a run; an incremental run starts the tap from a bookmark at
+the flow's last high-water mark. docs/connectors/singer.md has the details.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class _Position:
 
 
 class SingerConnector(Connector):
-    """Streams of an installed Singer tap."""
+    """Streams of a Singer tap the operator allowed."""
 
     connector_type = "CustomConnector"
     label = "Singer"
@@ -339,7 +340,7 @@ class SingerConnector(Connector):
                 continue
             except (ValueError, KeyError, TypeError):
                 raise ConnectorError(f"line {number} of the Singer tap's output is not a Singer message: "
-                                     f"{tap.scrub(repr(line[:200].decode('utf-8', 'replace')))}") from None
+                                     f"{tap.quote(line)!r}") from None
             if kind == "STATE":
                 if json_depth.depth_beyond(message.get("value")) is not None:
                     raise ConnectorError(f"line {number} of the Singer tap's output: a STATE nested deeper than "

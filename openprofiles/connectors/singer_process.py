@@ -200,6 +200,10 @@ class TapProcess:
         text = text.strip()
         return text if len(text) <= STDERR_EXCERPT else "…" + text[-STDERR_EXCERPT + 1:]
 
+    def quote(self, line: bytes) -> str:
+        """The start of a line of the tap's output (200 characters), scrubbed, for an error."""
+        return self.scrub(line[:STDERR_KEPT].decode("utf-8", "replace"))[:200]
+
     def _signal_group(self, number: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, number)

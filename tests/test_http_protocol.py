@@ -1,15 +1,18 @@
 """The server's HTTP protocol: writes within one turn of the event loop go out as one write, in order,
 and nothing pending is lost when the connection closes; the running server still speaks HTTP/1.1
-(keep-alive, pipelining, Connection: close, HEAD) over it."""
+(keep-alive, pipelining, Connection: close, HEAD) over it, and drops a refused body only so far.
+Timeouts and the connection cap: tests/test_http_edge.py."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from typing import Any
 
-from openprofiles.http_protocol import FLUSH_AT, CoalescingTransport
+from openprofiles.api.dispatch import MAX_BODY
+from openprofiles.http_protocol import DROP_AT_MOST, FLUSH_AT, CoalescingTransport
 from tests.harness import Server
 
 
@@ -216,3 +219,21 @@ def test_a_websocket_upgrade_is_refused_whole_and_closed(open_server: Server) ->
         while chunk := sock.recv(65536):
             received += chunk
     assert received.startswith(b"HTTP/1.1 403") and received.endswith(b"\r\n\r\n")
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_and_its_connection_closed(open_server: Server) -> None:
+    """The refusal comes at once; of the body sent after it the server drops DROP_AT_MOST bytes at
+    most, then closes the connection."""
+    declared = 64 * MAX_BODY
+    with _connect(open_server) as sock:
+        sock.sendall(b"POST /domains/big HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % declared)
+        head, body = _read_response(sock, bytearray())
+        assert head.startswith(b"HTTP/1.1 400") and "larger than 8 MiB" in json.loads(body)["Message"]
+        sent, chunk = 0, b"x" * 2**16
+        with contextlib.suppress(OSError):
+            while sent < declared:
+                sock.sendall(chunk)
+                sent += len(chunk)
+    # What the socket buffers on both ends hold besides what the server read: a few MiB.
+    assert sent < DROP_AT_MOST + 16 * 2**20

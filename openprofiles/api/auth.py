@@ -28,6 +28,7 @@ DEFAULT_REGION = "us-east-1"
 MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE_FORM = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _AUTH_NAMES = frozenset({"Credential", "SignedHeaders", "Signature"})
 _PREFIX = ALGORITHM + " "
 _MALFORMED = ("Authorization header requires 'Credential' (KEY/DATE/REGION/SERVICE/aws4_request), "
@@ -145,6 +146,64 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+def _canonical_head(
+    scope: Scope, method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]]
+) -> str:
+    """The canonical request without its last line, the payload hash."""
+    return "\n".join(
+        [
+            method,
+            _canonical_uri(raw_path),
+            _canonical_query(raw_query),
+            _canonical_headers(headers, scope.signed_headers),
+            ";".join(scope.signed_headers),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """A request's claimed signature and all it covers but the payload hash."""
+
+    key: bytes
+    amz_date: str
+    credential_scope: str
+    canonical_head: str
+    claimed: str
+
+    def expected(self, payload_hash: str) -> str:
+        canonical = f"{self.canonical_head}\n{payload_hash}"
+        to_sign = "\n".join(
+            [ALGORITHM, self.amz_date, self.credential_scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
+        return hmac.digest(self.key, to_sign.encode(), "sha256").hex()
+
+    def verify(self, payload_hash: str) -> None:
+        if not hmac.compare_digest(self.expected(payload_hash).encode(), self.claimed.encode("utf-8", "replace")):
+            raise AuthFailed(
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your AWS Secret Access Key and signing method."
+            )
+
+
+def _signature(
+    secret: str,
+    scope: Scope,
+    amz_date: str,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Sequence[tuple[str, str]],
+) -> _Signature:
+    return _Signature(
+        _signing_key(secret, scope.date, scope.region, scope.service),
+        amz_date,
+        f"{scope.date}/{scope.region}/{scope.service}/aws4_request",
+        _canonical_head(scope, method, raw_path, raw_query, headers),
+        scope.signature,
+    )
+
+
 def signature_for(
     secret: str,
     scope: Scope,
@@ -158,20 +217,7 @@ def signature_for(
     """The hex signature a client holding `secret` computes for this request."""
     payload_hash = next((v for k, v in headers if k.lower() == "x-amz-content-sha256"), None)
     payload_hash = payload_hash or hashlib.sha256(body).hexdigest()
-    canonical = "\n".join(
-        [
-            method,
-            _canonical_uri(raw_path),
-            _canonical_query(raw_query),
-            _canonical_headers(headers, scope.signed_headers),
-            ";".join(scope.signed_headers),
-            payload_hash,
-        ]
-    )
-    credential_scope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, amz_date, credential_scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _signing_key(secret, scope.date, scope.region, scope.service)
-    return hmac.digest(key, to_sign.encode(), "sha256").hex()
+    return _signature(secret, scope, amz_date, method, raw_path, raw_query, headers).expected(payload_hash)
 
 
 @lru_cache(maxsize=256)
@@ -206,8 +252,49 @@ def _signing_time(header_map: dict[str, str]) -> tuple[datetime, str]:
     raise AuthFailed("The request must carry a valid X-Amz-Date header (YYYYMMDDTHHMMSSZ) or Date header")
 
 
+@dataclass(frozen=True)
+class SignedHead:
+    """A signed request whose head passed every check that needs no key."""
+
+    scope: Scope
+    amz_date: str
+    #: X-Amz-Content-SHA256 as sent, when it was.
+    declared_hash: str | None
+
+
+class BodyCheck:
+    """What a request's body still has to settle once its head is authenticated: feed the body to
+    `update` as it arrives, then `finish` answers the caller or raises AuthFailed."""
+
+    def __init__(self, caller: Caller, declared_hash: str | None = None, signature: _Signature | None = None) -> None:
+        self.caller = caller
+        self._declared_hash = declared_hash
+        self._signature = signature  # to check against the body's hash (none was declared)
+        self._hash = hashlib.sha256() if declared_hash or signature else None
+
+    def update(self, chunk: bytes) -> None:
+        if self._hash is not None:
+            self._hash.update(chunk)
+
+    def finish(self) -> Caller:
+        if self._hash is None:
+            return self.caller
+        digest = self._hash.hexdigest()
+        if self._signature is not None:
+            self._signature.verify(digest)
+        elif digest != self._declared_hash:
+            raise AuthFailed("The provided x-amz-content-sha256 header does not match the request body")
+        return self.caller
+
+
 class Authenticator:
-    """Checks requests in `sigv4` mode, or accepts them as the default account in `open` mode."""
+    """Checks requests in `sigv4` mode, or accepts them as the default account in `open` mode.
+
+    The check runs in three steps, so that a request that cannot be authentic never has its body
+    read: `check_head` (no key needed: signed at all, well-formed, in time, host signed), `begin`
+    (the key exists and is active; when the request declares its payload hash, the whole
+    signature), then the body's SHA-256 as it streams (`BodyCheck`: equal to the declared hash, or
+    the signature over it). `authenticate` runs them all for a body in hand."""
 
     def __init__(self, mode: str, lookup: Callable[[str], AccessKey | None], clock: Clock) -> None:
         if mode not in ("sigv4", "open"):
@@ -216,15 +303,8 @@ class Authenticator:
         self.lookup = lookup
         self.clock = clock
 
-    def authenticate(
-        self,
-        scope: Scope | None,
-        method: str,
-        raw_path: str,
-        raw_query: str,
-        headers: Sequence[tuple[str, str]],
-        body: bytes,
-    ) -> Caller:
+    def check_head(self, scope: Scope | None, headers: Sequence[tuple[str, str]]) -> SignedHead | Caller:
+        """The checks that need neither the key nor the body; in open mode, the caller."""
         if self.mode == "open":
             return Caller(OPEN_ACCOUNT, scope.region if scope else DEFAULT_REGION, scope.access_key_id if scope else None)
         if scope is None:
@@ -241,18 +321,45 @@ class Authenticator:
             )
         if "host" not in scope.signed_headers:
             raise AuthFailed("The 'host' header must be signed")
+        return SignedHead(scope, amz_date, header_map.get("x-amz-content-sha256"))
+
+    def begin(
+        self,
+        head: SignedHead | Caller,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Sequence[tuple[str, str]],
+    ) -> BodyCheck:
+        """The checks that need the key (one lookup) but not the body: what `check_head` passed."""
+        if isinstance(head, Caller):
+            return BodyCheck(head)
+        scope = head.scope
         key = self.lookup(scope.access_key_id)
         if key is None or not key.active:
             raise AuthFailed("The security token included in the request is invalid: unknown or revoked access key")
-        expected = signature_for(
-            key.secret_access_key, scope, amz_date, method, raw_path, raw_query, headers, body
-        )
-        if not hmac.compare_digest(expected.encode(), scope.signature.encode("utf-8", "replace")):
+        signature = _signature(key.secret_access_key, scope, head.amz_date, method, raw_path, raw_query, headers)
+        caller = Caller(key.account_id, scope.region, key.access_key_id)
+        if head.declared_hash is None:
+            return BodyCheck(caller, signature=signature)
+        signature.verify(head.declared_hash)
+        if not _SHA256_HEX.fullmatch(head.declared_hash):
             raise AuthFailed(
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your AWS Secret Access Key and signing method."
+                "The x-amz-content-sha256 header must be the hex SHA-256 of the request body "
+                f"({head.declared_hash[:32]!r} is not accepted)"
             )
-        payload_hash = header_map.get("x-amz-content-sha256")
-        if payload_hash and payload_hash != hashlib.sha256(body).hexdigest():
-            raise AuthFailed("The provided x-amz-content-sha256 header does not match the request body")
-        return Caller(key.account_id, scope.region, key.access_key_id)
+        return BodyCheck(caller, declared_hash=head.declared_hash)
+
+    def authenticate(
+        self,
+        scope: Scope | None,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> Caller:
+        """All three steps, for a request whose body is at hand."""
+        check = self.begin(self.check_head(scope, headers), method, raw_path, raw_query, headers)
+        check.update(body)
+        return check.finish()

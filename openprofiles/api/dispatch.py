@@ -8,17 +8,17 @@ machine the hop to a worker thread and back costs more than the read itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from random import getrandbits
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from openprofiles.api.auth import Authenticator, parse_authorization
+from openprofiles.api.auth import Authenticator, BodyCheck, Caller, SignedHead, parse_authorization
 from openprofiles.api.errors import ApiError, AuthFailed, NotImplementedOperation, ValidationFailed
 from openprofiles.api.parser import parse_request
 from openprofiles.api.router import Router
@@ -33,6 +33,10 @@ from openprofiles.services.provider import Provider
 log = logging.getLogger(__name__)
 
 MAX_BODY = 8 * 1024 * 1024
+#: A body declared this long or shorter is read whole before its access key is looked up: that much
+#: is what the HTTP protocol reads ahead of the application anyway (uvicorn's read high-water mark).
+READ_AHEAD = 64 * 1024
+T = TypeVar("T")
 
 
 def new_request_id() -> str:
@@ -50,8 +54,27 @@ class HttpRequest:
     raw_path: str
     raw_query: str
     headers: list[tuple[str, str]]
-    body: bytes
-    too_large: bool = False
+    body: bytes = b""
+
+    @classmethod
+    def head_of(cls, scope: Scope) -> HttpRequest:
+        """An ASGI request's head (its body still unread)."""
+        return cls(
+            method=scope["method"],
+            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0],
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
+        )
+
+    def declared_length(self) -> int | None:
+        """The body's length as the head declares it: Content-Length, None when the body is chunked,
+        0 when there is none."""
+        chunked = False
+        for name, value in self.headers:
+            if name == "content-length":
+                return int(value) if value.isdigit() else None
+            chunked = chunked or name == "transfer-encoding"
+        return None if chunked else 0
 
 
 @dataclass(frozen=True)
@@ -61,8 +84,55 @@ class HttpResponse:
     body: bytes
 
 
+class BodyTooLarge(Exception):
+    """The request's body is over MAX_BODY."""
+
+
+class ClientGone(Exception):
+    """The client closed the connection (or the server cut it) before its body was complete."""
+
+
+async def read_body(receive: Receive, check: BodyCheck | None = None) -> bytes:
+    """The request's body, each chunk fed to `check` as it arrives; BodyTooLarge as soon as it
+    passes MAX_BODY (the rest is left unread)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BodyTooLarge
+            if check is not None:
+                check.update(chunk)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def too_large_message() -> str:
+    return f"The request body is larger than {MAX_BODY // (1024 * 1024)} MiB"
+
+
+@dataclass
+class Head:
+    """What a request's head settles: whose request it is and how far it is authenticated."""
+
+    service: ServiceSpec
+    found: ServiceSpec | None = None
+    signed: SignedHead | Caller | None = None
+
+
 class ApiApp:
-    """Serves both services' operations through their providers."""
+    """Serves both services' operations through their providers.
+
+    A request's head is checked before its body is read (`check_head`: the service, the signature's
+    form, scope and time, the declared length). A body of at most READ_AHEAD bytes is then read
+    whole and the rest happens in one go (`handle`); a longer or chunked body is read only once
+    its access key is known good (`Authenticator.begin`), hashed as it streams in."""
 
     def __init__(
         self,
@@ -81,28 +151,31 @@ class ApiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size <= MAX_BODY:
-                chunks.append(chunk)
-            more = message.get("more_body", False)
-        request = HttpRequest(
-            method=scope["method"],
-            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0],
-            raw_query=scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
-            body=b"".join(chunks) if size <= MAX_BODY else b"",
-            too_large=size > MAX_BODY,
-        )
-        if self._runs_inline(request):
-            response = self.handle(request)
+        request = HttpRequest.head_of(scope)
+        head = Head(self.default_service)
+        caller: Caller | None = None
+        try:
+            self.check_head(request, head)
+            length = request.declared_length()
+            if length is not None and length <= READ_AHEAD:
+                body = await read_body(receive)
+            else:
+                assert head.signed is not None
+                check = await self._run(self.quick_reads_inline, self.authenticator.begin, head.signed,
+                                        request.method, request.raw_path, request.raw_query, request.headers)
+                body = await read_body(receive, check)
+                caller = check.finish()
+        except ClientGone:
+            return
+        except BodyTooLarge:
+            response = self._error(head.service, ValidationFailed(too_large_message()), new_request_id())
+        except ApiError as error:
+            response = self._error(head.service, error, new_request_id())
+        except Exception:
+            response = self._internal_error(head.service, new_request_id())
         else:
-            response = await anyio.to_thread.run_sync(self.handle, request)
+            request = replace(request, body=body)
+            response = await self._run(self._runs_inline(request), self.handle, request, head, caller)
         await send(
             {
                 "type": "http.response.start",
@@ -113,6 +186,13 @@ class ApiApp:
         )
         await send({"type": "http.response.body", "body": response.body})
 
+    @staticmethod
+    async def _run(inline: bool, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` here on the event loop, or in a worker thread."""
+        if inline:
+            return function(*args)
+        return await anyio.to_thread.run_sync(function, *args)
+
     def _runs_inline(self, request: HttpRequest) -> bool:
         """Whether this request names only quick reads (`Provider.quick_reads`) and they may run on
         the event loop (`quick_reads_inline`: an embedded database, whose reads never wait on a lock
@@ -122,28 +202,45 @@ class ApiApp:
         ops = self.router.operations_at(request.method, request.raw_path)
         return bool(ops) and all(op.name in self.providers[op.service.name].quick_reads for op in ops)
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        """One request, start to finish; never raises."""
-        request_id = new_request_id()
-        service = self.default_service
-        try:
-            header_map = dict(request.headers)
-            scope = parse_authorization(header_map.get("authorization"))
-            found = self.router.by_signing_name.get(scope.service) if scope else None
-            if scope is not None and found is None:
-                raise AuthFailed(
-                    f"Credential should be scoped to a valid service: 'profile' or 'appflow', not '{scope.service}'"
-                )
-            if found is None:
-                found = self.router.service_for_path(request.method, request.raw_path)
-            if found is not None:
-                service = found
-            if request.too_large:
-                raise ValidationFailed(f"The request body is larger than {MAX_BODY // (1024 * 1024)} MiB")
-            caller = self.authenticator.authenticate(
-                scope, request.method, request.raw_path, request.raw_query, request.headers, request.body
+    def check_head(self, request: HttpRequest, head: Head) -> None:
+        """Fill in `head` from the request's head alone: the service (the credential scope's, else the
+        path's), the declared body length, and the signature's checks that need no key. Raises
+        ApiError, to be answered as `head.service`'s."""
+        scope = parse_authorization(next((v for k, v in request.headers if k == "authorization"), None))
+        found = self.router.by_signing_name.get(scope.service) if scope else None
+        if scope is not None and found is None:
+            raise AuthFailed(
+                f"Credential should be scoped to a valid service: 'profile' or 'appflow', not '{scope.service}'"
             )
-            if found is None:
+        if found is None:
+            found = self.router.service_for_path(request.method, request.raw_path)
+        if found is not None:
+            head.service = found
+        head.found = found
+        length = request.declared_length()
+        if length is not None and length > MAX_BODY:
+            raise ValidationFailed(too_large_message())
+        head.signed = self.authenticator.check_head(scope, request.headers)
+
+    def handle(self, request: HttpRequest, head: Head | None = None, caller: Caller | None = None) -> HttpResponse:
+        """One request, start to finish (or from what `check_head` settled, and its caller when its
+        body was authenticated as it streamed in); never raises."""
+        request_id = new_request_id()
+        if head is None:
+            head = Head(self.default_service)
+        service = head.service
+        try:
+            if head.signed is None:
+                self.check_head(request, head)
+                service = head.service
+            if caller is None:
+                assert head.signed is not None
+                check = self.authenticator.begin(
+                    head.signed, request.method, request.raw_path, request.raw_query, request.headers
+                )
+                check.update(request.body)
+                caller = check.finish()
+            if head.found is None:
                 raise ApiError(
                     "UnknownOperationException",
                     f"No operation of either service matches {request.method} {request.raw_path}",
@@ -158,7 +255,7 @@ class ApiApp:
                 )
             op, labels = match
             query = parse_qsl(request.raw_query, keep_blank_values=True) if request.raw_query else []
-            params = parse_request(op, labels, query, header_map, request.body)
+            params = parse_request(op, labels, query, dict(request.headers), request.body)
             validate(op.model.input_shape, params)
             provider = self.providers[service.name]
             handler = getattr(provider, op.handler_name, None)
@@ -180,14 +277,17 @@ class ApiApp:
             headers.setdefault("Content-Type", "application/json")
             return HttpResponse(status, headers, body)
         except ApiError as error:
-            return self._error(service, error, request_id)
+            return self._error(head.service, error, request_id)
         except Exception:
-            log.exception("internal error, request id %s", request_id)
-            return self._error(
-                service,
-                ApiError("InternalServerException", f"Internal server error (request id {request_id})", 500),
-                request_id,
-            )
+            return self._internal_error(head.service, request_id)
+
+    def _internal_error(self, service: ServiceSpec, request_id: str) -> HttpResponse:
+        log.exception("internal error, request id %s", request_id)
+        return self._error(
+            service,
+            ApiError("InternalServerException", f"Internal server error (request id {request_id})", 500),
+            request_id,
+        )
 
     def _error(self, service: ServiceSpec, error: ApiError, request_id: str) -> HttpResponse:
         code = service.validation_error if isinstance(error, ValidationFailed) else error.code

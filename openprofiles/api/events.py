@@ -17,8 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from openprofiles.api.auth import parse_authorization
-from openprofiles.api.dispatch import MAX_BODY, ApiApp, new_request_id
+from openprofiles.api.auth import Caller, parse_authorization
+from openprofiles.api.dispatch import (
+    MAX_BODY,
+    ApiApp,
+    BodyTooLarge,
+    ClientGone,
+    HttpRequest,
+    new_request_id,
+    read_body,
+    too_large_message,
+)
 from openprofiles.api.errors import ApiError, AuthFailed
 from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.context import RequestContext
@@ -45,45 +54,59 @@ class FlowEventsEndpoint:
         return Route(PATH, self.endpoint, methods=["POST"])
 
     async def endpoint(self, request: Request) -> Response:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size <= MAX_BODY:
-                chunks.append(chunk)
-        scope = request.scope
-        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
-        status, body, error_code, request_id = await anyio.to_thread.run_sync(
-            self.handle, request.method, raw_path, scope.get("query_string", b"").decode("latin-1"), headers,
-            b"".join(chunks), size > MAX_BODY, request.path_params["flowName"],
-        )
+        """The push: its head checked, then its key, before its body is read and hashed as it
+        streams in (as `ApiApp`); the push itself in a worker thread."""
+        request_id = new_request_id()
+        http = HttpRequest.head_of(request.scope)
+        auth = self.api.authenticator
+        payload: dict[str, Any]
+        error_code: str | None
+        try:
+            scope = parse_authorization(next((v for k, v in http.headers if k == "authorization"), None))
+            if scope is not None and scope.service != SERVICE:
+                raise AuthFailed(f"Credential should be scoped to the service '{SERVICE}', not '{scope.service}'")
+            length = http.declared_length()
+            if length is not None and length > MAX_BODY:
+                raise BodyTooLarge
+            signed = auth.check_head(scope, http.headers)
+            check = await anyio.to_thread.run_sync(auth.begin, signed, http.method, http.raw_path, http.raw_query,
+                                                   http.headers)
+            body = await read_body(request.receive, check)
+            caller = check.finish()
+        except ClientGone:
+            return Response(status_code=400)  # nobody is listening
+        except BodyTooLarge:
+            status, payload, error_code = 413, {"message": too_large_message()}, "ValidationException"
+        except ApiError as error:
+            status, payload, error_code = error.status or 400, {"message": error.message}, error.code
+        except Exception:
+            status, payload, error_code = self._internal_error(request_id)
+        else:
+            status, payload, error_code = await anyio.to_thread.run_sync(
+                self.handle, caller, body, request.path_params["flowName"], request_id
+            )
         response_headers = {"x-amzn-RequestId": request_id}
         if error_code:
             response_headers["x-amzn-ErrorType"] = error_code
-        return JSONResponse(body, status, response_headers)
+        return JSONResponse(payload, status, response_headers)
 
-    def handle(self, method: str, raw_path: str, raw_query: str, headers: list[tuple[str, str]], body: bytes,
-               too_large: bool, name: str) -> tuple[int, dict[str, Any], str | None, str]:
-        """(status, JSON body, error code or None, request id); never raises."""
-        request_id = new_request_id()
+    def handle(self, caller: Caller, body: bytes, name: str,
+               request_id: str) -> tuple[int, dict[str, Any], str | None]:
+        """(status, JSON body, error code or None) of an authenticated push; never raises."""
         try:
-            if too_large:
-                raise ApiError("ValidationException", f"The request body is larger than {MAX_BODY // 2**20} MiB", 413)
-            scope = parse_authorization(dict(headers).get("authorization"))
-            if scope is not None and scope.service != SERVICE:
-                raise AuthFailed(f"Credential should be scoped to the service '{SERVICE}', not '{scope.service}'")
-            caller = self.api.authenticator.authenticate(scope, method, raw_path, raw_query, headers, body)
             ctx = RequestContext(caller.account_id, caller.region, "PushFlowEvents", request_id, self.api.clock.now())
             pushed = self.events.push(ctx, name, body)
         except ApiError as error:
-            return error.status or 400, {"message": error.message}, error.code, request_id
+            return error.status or 400, {"message": error.message}, error.code
         except ServiceError as error:
             code = self.provider.error_code(error)
-            return self.spec.error_status.get(code, 400), {"message": error.message}, code, request_id
+            return self.spec.error_status.get(code, 400), {"message": error.message}, code
         except Exception:
-            log.exception("internal error, request id %s", request_id)
-            message = f"Internal server error (request id {request_id})"
-            return 500, {"message": message}, "InternalServerException", request_id
+            return self._internal_error(request_id)
         return 202, {"flowArn": pushed.flow_arn, "executionId": pushed.execution_id,
-                     "recordCount": pushed.record_count}, None, request_id
+                     "recordCount": pushed.record_count}, None
+
+    @staticmethod
+    def _internal_error(request_id: str) -> tuple[int, dict[str, Any], str]:
+        log.exception("internal error, request id %s", request_id)
+        return 500, {"message": f"Internal server error (request id {request_id})"}, "InternalServerException"

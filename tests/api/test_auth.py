@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from botocore.utils import percent_encode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openprofiles.api.auth import Authenticator, Caller, parse_authorization, signature_for
+from openprofiles.api.auth import Authenticator, BodyCheck, Caller, parse_authorization, signature_for
 from openprofiles.api.errors import AuthFailed
 from openprofiles.clock import FixedClock
 from openprofiles.services.access_keys import AccessKey
@@ -186,6 +187,73 @@ def test_tampered_query_value_is_rejected() -> None:
     prepared.url = prepared.url.replace("a%2Bb", "a+b")
     with pytest.raises(AuthFailed, match="signature"):
         _verify(prepared)
+
+
+# --- the head before the body ------------------------------------------------------------------
+
+BODY = b'{"DefaultExpirationDays": 5, "Tags": {"k": "v"}}'
+
+
+def _begin(prepared: AWSPreparedRequest, lookup: Callable[[str], AccessKey | None] = _lookup) -> BodyCheck:
+    """The checks of `prepared`'s head (`check_head`, then `begin`), with no body read."""
+    url = urlsplit(prepared.url)
+    headers = [(k.lower(), v) for k, v in prepared.headers.items()] + [("host", url.netloc)]
+    authenticator = Authenticator("sigv4", lookup, FixedClock(WHEN))
+    head = authenticator.check_head(parse_authorization(prepared.headers.get("Authorization")), headers)
+    return authenticator.begin(head, prepared.method, url.path, url.query, headers)
+
+
+def _declared(body: bytes) -> dict[str, str]:
+    return {"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()}
+
+
+def test_a_declared_payload_hash_is_checked_with_the_signature_before_the_body() -> None:
+    wrong = Credentials(KEY.access_key_id, "w" * 40, KEY.account_id)
+    with pytest.raises(AuthFailed, match="signature we calculated"):
+        _begin(sign_request(wrong, "POST", BASE + "/domains/d", body=BODY, headers=_declared(BODY), when=WHEN))
+    unsigned_payload = {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    with pytest.raises(AuthFailed, match="hex SHA-256"):
+        _begin(sign_request(KEY, "POST", BASE + "/domains/d", body=BODY, headers=unsigned_payload, when=WHEN))
+    # A good head: the body, as it streams in, must match the declared hash.
+    good = sign_request(KEY, "POST", BASE + "/domains/d", body=BODY, headers=_declared(BODY), when=WHEN)
+    check = _begin(good)
+    for i in range(0, len(BODY), 7):
+        check.update(BODY[i:i + 7])
+    assert check.finish() == Caller(KEY.account_id, "us-east-1", KEY.access_key_id)
+    check = _begin(good)
+    check.update(BODY.replace(b"5", b"6"))
+    with pytest.raises(AuthFailed, match="x-amz-content-sha256 header does not match"):
+        check.finish()
+
+
+def test_without_a_declared_hash_the_signature_is_checked_over_the_streamed_body() -> None:
+    """As botocore signs customer-profiles and appflow requests: the body's hash signed, not sent."""
+    prepared = sign_request(KEY, "POST", BASE + "/domains/d", body=BODY, when=WHEN)
+    assert "X-Amz-Content-SHA256" not in prepared.headers
+    check = _begin(prepared)
+    check.update(BODY[:10])
+    check.update(BODY[10:])
+    assert check.finish().account_id == KEY.account_id
+    check = _begin(prepared)
+    check.update(BODY.replace(b"v", b"w"))
+    with pytest.raises(AuthFailed, match="signature we calculated"):
+        check.finish()
+
+
+def test_an_unknown_key_or_bad_time_is_refused_before_the_body() -> None:
+    with pytest.raises(AuthFailed, match="unknown or revoked"):
+        _begin(sign_request(Credentials("AKIAUNKNOWN", "x" * 40, ""), "POST", BASE + "/d", body=BODY, when=WHEN))
+    with pytest.raises(AuthFailed, match="revoked"):
+        _begin(sign_request(KEY, "POST", BASE + "/d", body=BODY, when=WHEN),
+               lambda k: AccessKey(k, KEY.secret_access_key, KEY.account_id, False))
+    with pytest.raises(AuthFailed, match="expired"):
+        _begin(sign_request(KEY, "POST", BASE + "/d", body=BODY, when=WHEN - timedelta(hours=1)))
+    authenticator = Authenticator("sigv4", _lookup, FixedClock(WHEN))
+    with pytest.raises(AuthFailed, match="Missing Authentication Token"):
+        authenticator.check_head(None, [("host", "localhost")])
+    assert Authenticator("open", _lookup, FixedClock(WHEN)).check_head(None, []) == Caller(
+        "000000000000", "us-east-1", None
+    )
 
 
 @pytest.mark.parametrize(

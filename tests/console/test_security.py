@@ -174,3 +174,20 @@ def test_sessions_survive_a_restart_and_end_when_their_key_is_revoked(own: LiveS
     cli("keys", "revoke", key.access_key_id, *own.server.storage_args())
     assert not works(own.endpoint, client.cookies[SESSION])
     assert works(own.endpoint, signed_in(own.endpoint, own.creds).cookies[SESSION])
+
+
+def test_behind_a_trusted_proxy_each_client_address_counts_alone(own: LiveServer) -> None:
+    """A proxy on loopback is trusted (uvicorn's FORWARDED_ALLOW_IPS default): the address it puts in
+    X-Forwarded-For is the one counted, and X-Forwarded-Proto: https makes the cookie Secure."""
+    endpoint, creds = own.endpoint, own.creds
+    for n in range(20):
+        assert try_sign_in(endpoint, f"AKIAGUESS{n:011d}", "wrong", **{"X-Forwarded-For": "198.51.100.7"}
+                           ).status_code == 401
+    assert try_sign_in(endpoint, "AKIAGUESS99999999999", "wrong",
+                       **{"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+    behind = try_sign_in(endpoint, creds.access_key_id, creds.secret_access_key,
+                         **{"X-Forwarded-For": "198.51.100.8", "X-Forwarded-Proto": "https"})
+    assert behind.status_code == 303
+    [cookie] = [c for c in behind.headers.get_list("set-cookie") if c.startswith(SESSION + "=")]
+    assert "secure" in cookie.lower().split("; ")
+    assert try_sign_in(endpoint, creds.access_key_id, creds.secret_access_key).status_code == 303

@@ -30,6 +30,7 @@ from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
+from openprofiles.crypto.kms import KmsKeyProvider
 from openprofiles.private_files import private_dir
 from openprofiles.scheduler.scheduler import Scheduler
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
@@ -39,6 +40,7 @@ from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.appflow.flows import FlowService, flow_exists
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.appflow.run_slots import RunSettings
+from openprofiles.services.customer_profiles.crypto_scope import scope_account
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
 from openprofiles.services.customer_profiles.expiry import ExpiryService
@@ -146,7 +148,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     db.migrate()
     store = Store(db)
     keyring = LocalKeyring.open(settings.data_dir, settings.master_key)
-    envelope = Envelope(keyring, DataKeyRepository(db))
+    envelope = Envelope(keyring, DataKeyRepository(db), KmsKeyProvider(grants.aws, scope_account(store)))
     envelope.index_key(SYSTEM_SCOPE)  # fails now, clearly, if this is not the database's master key
     tags = TagService(store)
     tags.register(
@@ -157,10 +159,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     tags.register("appflow", "flow", flow_exists)
     tags.register("appflow", "connectorprofile", connector_profile_exists)
     reader = FastReader(db)
-    domains = DomainService(store, envelope, reader)
+    domains = DomainService(store, envelope, reader, grants.aws)
     object_types = ObjectTypeService(store, envelope, reader)
-    flows = FlowService(store, domains, object_types)
-    dead_letters = DeadLetterService(store, envelope, clock)
+    flows = FlowService(store, domains, object_types, grants.aws)
+    dead_letters = DeadLetterService(store, envelope, clock, grants.aws)
     ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)
     connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry(), grants)
     runner = FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock, RunSettings(

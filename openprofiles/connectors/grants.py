@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+from openprofiles.aws_access import AwsAccess
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,8 @@ class Grants:
     #: The server's own data directory and database: never reachable by a tenant's connector.
     data_dir: Path | None = None
     database_url: str | None = field(default=None, repr=False)
+
+    @cached_property
+    def aws(self) -> AwsAccess:
+        """boto3 clients for tenants' AWS resources under these grants (one per Grants, shared by its users)."""
+        return AwsAccess(self.aws_resources, self.aws_roles)

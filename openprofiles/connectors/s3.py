@@ -1,8 +1,10 @@
 """Amazon S3 as a flow source: CSV, JSON Lines and JSON array files under a bucket prefix.
 
-The client is boto3's, so credentials come from the environment chain (variables, shared files,
-instance or container roles) and `AWS_ENDPOINT_URL_S3` points it at any S3-compatible store. A
-flow's source properties name the files: `bucketName`, `bucketPrefix` and
+The client is boto3's (`AWS_ENDPOINT_URL_S3` points it at any S3-compatible store), for the
+profile's account as `openprofiles.aws_access` decides: the server's own credentials reach only the
+buckets the operator mapped to the account (`--aws-resource ACCOUNT=arn:aws:s3:::GLOB`), a role the
+operator mapped (`--aws-role`) reaches what its policies allow; any other bucket is refused
+(NotGranted, a ValidationException). A flow's source properties name the files: `bucketName`, `bucketPrefix` and
 `s3InputFormatConfig.s3InputFileType` (CSV or JSON; without it, each file's suffix or content
 decides). Entities are "bucket" or "bucket/prefix" paths.
 """
@@ -10,13 +12,11 @@ decides). Entities are "bucket" or "bucket/prefix" paths.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -30,14 +30,15 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from openprofiles.aws_access import AwsAccessRefused, bucket_arn
 from openprofiles.connectors.base import (
-    Connection,
     Connector,
     ConnectorAuthError,
     ConnectorError,
     Entity,
     EntityField,
     ExtractRequest,
+    NotGranted,
     Page,
 )
 from openprofiles.connectors.tabular import (
@@ -121,33 +122,39 @@ class S3Connector(Connector):
 
     connector_type = "S3"
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        self._client: Any = None
+    def _client(self, bucket: str) -> Any:
+        """An S3 client that may read `bucket` for the profile's account; NotGranted otherwise."""
+        try:
+            return self.connection.grants.aws.client("s3", None, self.connection.account_id, bucket_arn(bucket))
+        except AwsAccessRefused as refused:
+            raise NotGranted(f"S3 bucket {bucket}: {refused.message}") from None
 
-    @property
-    def client(self) -> Any:
-        """An S3 client from a session of its own (sessions are not thread-safe, and a fresh one
-        resolves the credential chain anew), created on first use."""
-        if self._client is None:
-            self._client = boto3.session.Session().client("s3", config=Config(retries={"mode": "standard"}))
-        return self._client
+    def _lister(self) -> tuple[Any, Callable[[str], bool]]:
+        """A client to list buckets for the account, and the test a listed bucket's ARN must pass."""
+        try:
+            return self.connection.grants.aws.lister("s3", None, self.connection.account_id)
+        except AwsAccessRefused as refused:
+            raise NotGranted(f"S3: {refused.message}") from None
 
     def check(self) -> None:
+        client, _ = self._lister()
         with _aws_errors("ListBuckets"):
-            self.client.list_buckets()
+            client.list_buckets()
 
     def entities(self, path: str | None = None) -> list[Entity]:
         if not path or not path.strip("/"):
+            client, allowed = self._lister()
             with _aws_errors("ListBuckets"):
-                buckets = self.client.list_buckets().get("Buckets", [])
-            return [Entity(name=b["Name"], label=b["Name"], has_nested_entities=True) for b in buckets]
+                buckets = client.list_buckets().get("Buckets", [])
+            return [Entity(name=b["Name"], label=b["Name"], has_nested_entities=True) for b in buckets
+                    if allowed(bucket_arn(b["Name"]))]
         bucket, prefix = _split(path)
         folder = prefix.rstrip("/") + "/" if prefix else ""
         folders: list[Entity] = []
         files: list[Entity] = []
+        client = self._client(bucket)
         with _aws_errors(f"s3://{bucket}/{folder}"):
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder, Delimiter="/")
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder, Delimiter="/")
             for page in pages:
                 for common in page.get("CommonPrefixes", []):
                     name = common["Prefix"].rstrip("/")
@@ -160,7 +167,7 @@ class S3Connector(Connector):
     def _files(self, bucket: str, prefix: str, fmt: str | None = None) -> Iterator[SourceFile]:
         """The objects at `prefix` in key order: the object named so, or every object below it as a folder.
         Their format is `fmt`, else the key's suffix, else (None) sniffed from the content."""
-        paginator = self.client.get_paginator("list_objects_v2")
+        paginator = self._client(bucket).get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 key: str = item["Key"]
@@ -171,7 +178,7 @@ class S3Connector(Connector):
     @contextmanager
     def _open(self, bucket: str, file: SourceFile) -> Iterator[io.BufferedReader]:
         with _aws_errors(f"s3://{bucket}/{file.key}"):
-            body = self.client.get_object(Bucket=bucket, Key=file.key)["Body"]
+            body = self._client(bucket).get_object(Bucket=bucket, Key=file.key)["Body"]
         binary: io.BufferedReader = io.BufferedReader(_Body(body), CHUNK)
         with binary:
             yield binary

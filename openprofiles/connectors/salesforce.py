@@ -4,7 +4,8 @@ The connector profile is AppFlow's: `instanceUrl` (the org's My Domain URL) and 
 (`accessToken`, `refreshToken`, `oAuth2GrantType`, `clientCredentialsArn`, `jwtToken`). A 401 gets a
 new access token from `{instanceUrl}/services/oauth2/token` once (refresh_token, client_credentials or
 JWT bearer grant) and the request is repeated; the connected app's client id and secret come from the
-AWS Secrets Manager secret `clientCredentialsArn` names (keys `clientId` and `clientSecret`).
+AWS Secrets Manager secret `clientCredentialsArn` names (keys `clientId` and `clientSecret`), fetched
+only when the operator mapped it to the profile's account or through the account's role (aws_access).
 
 Entities are the queryable sObjects; extraction is one SOQL query ordered by the modified field and
 Id, read batch by batch through `nextRecordsUrl` (`/queryAll` when includeDeletedRecords), with the
@@ -29,10 +30,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-import boto3
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from openprofiles.aws_access import AwsAccessRefused
 from openprofiles.connectors import soql
 from openprofiles.connectors.base import (
     Connection,
@@ -42,6 +43,7 @@ from openprofiles.connectors.base import (
     Entity,
     EntityField,
     ExtractRequest,
+    NotGranted,
     Page,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error
@@ -153,7 +155,12 @@ class SalesforceConnector(Connector):
             return {}
         region = str(arn).split(":")[3] if str(arn).count(":") >= 6 else None
         try:
-            client = boto3.session.Session().client("secretsmanager", region_name=region or None)
+            # Only a secret the operator mapped to the account, or through the account's role.
+            client = self.connection.grants.aws.client("secretsmanager", region or None, self.connection.account_id,
+                                                       str(arn))
+        except AwsAccessRefused as refused:
+            raise NotGranted(f"clientCredentialsArn: {refused.message}") from None
+        try:
             secret = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
         except (BotoCoreError, ClientError, KeyError, ValueError) as error:
             raise ConnectorAuthError(f"clientCredentialsArn {arn}: {error}") from None

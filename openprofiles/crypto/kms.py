@@ -3,7 +3,10 @@
 A scope's data key is wrapped with `kms.encrypt(KeyId=<arn>, Plaintext=<data key>,
 EncryptionContext={"openprofiles-scope": <scope>})` and unwrapped with `kms.decrypt` given the
 same key and context, through a boto3 client for the ARN's region (boto3 honours
-`AWS_ENDPOINT_URL_KMS`, so a local KMS or moto can stand in). The data key row's
+`AWS_ENDPOINT_URL_KMS`, so a local KMS or moto can stand in). The client is the one
+`openprofiles.aws_access` gives for the account the scope belongs to: the server's own credentials
+only for keys the operator mapped to that account (`--aws-resource`), else the account's role
+(`--aws-role`); any other key cannot wrap or unwrap (KmsKeyError naming the settings). The data key row's
 `master_key_id` holds the ARN: an id starting with `arn:` means KMS, anything else a local
 master key.
 
@@ -15,16 +18,16 @@ of that scope are wrapped by the local keyring.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from openprofiles.aws_access import AwsAccess, AwsAccessRefused
 from openprofiles.crypto.keyring import KeyringError
 
 CONTEXT_KEY = "openprofiles-scope"
 
-#: region -> a boto3 KMS client.
-KmsFactory = Callable[[str], Any]
+#: scope -> the account its data key belongs to (None: no account's).
+ScopeAccount = Callable[[str], str | None]
 
 
 class KmsKeyError(KeyringError):
@@ -56,14 +59,6 @@ def arn_region(arn: str) -> str:
     return parts[3]
 
 
-def _boto3_kms(region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.session.Session().client("kms", region_name=region, config=config)
-
-
 def _describe(error: Exception) -> str:
     response = getattr(error, "response", None)
     if isinstance(response, dict):
@@ -75,26 +70,24 @@ def _describe(error: Exception) -> str:
 
 
 class KmsKeyProvider:
-    """Wraps and unwraps data keys with KMS keys named by ARN; one client per region."""
+    """Wraps and unwraps data keys with KMS keys named by ARN, for the account each scope belongs to."""
 
     provider = "kms"
 
-    def __init__(self, factory: KmsFactory = _boto3_kms) -> None:
-        self._factory = factory
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def _client(self, region: str) -> Any:
-        with self._lock:
-            client = self._clients.get(region)
-            if client is None:
-                client = self._clients[region] = self._factory(region)
-            return client
+    def __init__(self, access: AwsAccess | None = None, account_of: ScopeAccount | None = None) -> None:
+        self._access = access or AwsAccess()
+        self._account_of = account_of or (lambda scope: None)
 
     def _call(self, action: str, arn: str, scope: str, **params: Any) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = self._client(arn_region(arn))
+        verb = "wrap" if action == "encrypt" else "unwrap"
+        region = arn_region(arn)
+        try:
+            client = self._access.client("kms", region, self._account_of(scope) or "", arn)
+        except AwsAccessRefused as refused:
+            raise KmsKeyError(arn, f"KMS key {arn} cannot {verb} the data key of {scope}: {refused.message}",
+                              refused.message) from None
         try:
             result: dict[str, Any] = getattr(client, action)(
                 KeyId=arn, EncryptionContext={CONTEXT_KEY: scope}, **params
@@ -102,7 +95,6 @@ class KmsKeyProvider:
             return result
         except (ClientError, BotoCoreError) as error:  # KMS's answer, or credentials, network, parameters
             reason = _describe(error)
-            verb = "wrap" if action == "encrypt" else "unwrap"
             raise KmsKeyError(arn, f"KMS key {arn} could not {verb} the data key of {scope}: {reason}", reason) from error
 
     def wrap_key(self, data_key: bytes, scope: str, arn: str) -> tuple[bytes, str]:

@@ -13,8 +13,9 @@ import pytest
 from botocore.stub import Stubber
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
+from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.s3 import S3Connector
-from tests.conftest import BACKENDS, LiveServer, live_server
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
 from tests.harness import MotoServer
 from tests.live_flows import (
@@ -32,8 +33,15 @@ JSONL_B = "".join(json.dumps({"id": i, "tags": ["x"], "active": True}) + "\n" fo
 JSON_C = json.dumps([{"id": 6, "nested": {"k": "v"}}, {"id": 7}, {"id": 8}])
 
 
+ACCOUNT = "000000000000"
+#: The operator setting that lets the tests' account read the moto server's buckets.
+EVERY_BUCKET = f"{ACCOUNT}=arn:aws:s3:::*"
+
+
 def connector() -> S3Connector:
-    return S3Connector(Connection("s3", "S3", {}, {}))
+    """An S3 connector for ACCOUNT, whose buckets the operator mapped (fresh grants: fresh clients)."""
+    return S3Connector(Connection("s3", "S3", {}, {}, account_id=ACCOUNT,
+                                  grants=Grants(aws_resources=((ACCOUNT, "arn:aws:s3:::*"),))))
 
 
 def props(bucket: str, prefix: str = "", file_type: str | None = None) -> dict[str, Any]:
@@ -171,7 +179,8 @@ def test_a_missing_bucket_is_named(aws_env: MotoServer) -> None:
 )
 def test_check_maps_aws_errors(aws_env: MotoServer, code: str, status: int, auth: bool, transient: bool) -> None:
     s3 = connector()
-    with Stubber(s3.client) as stub:
+    client, _ = s3.connection.grants.aws.lister("s3", None, ACCOUNT)  # the client check() uses
+    with Stubber(client) as stub:
         stub.add_client_error("list_buckets", code, f"message for {code}", status)
         with pytest.raises(ConnectorError) as raised:
             s3.check()
@@ -209,7 +218,8 @@ def test_a_large_object_streams_in_bounded_memory(aws_env: MotoServer, bucket: d
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
          moto: MotoServer) -> Iterator[LiveServer]:
     """A server (per backend) whose S3 is the moto server."""
-    with live_server(request, tmp_path_factory.mktemp(f"s3-{request.param}"), moto.env()) as server:
+    with live_server(request, tmp_path_factory.mktemp(f"s3-{request.param}"), moto.env(),
+                     (*FAKE_VENDOR_HOSTS, "--aws-resource", EVERY_BUCKET)) as server:
         yield server
 
 

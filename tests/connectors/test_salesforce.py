@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, Page
+from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.salesforce import SalesforceConnector
 from openprofiles.flows.tasks import Output, compile_tasks
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
@@ -39,8 +40,13 @@ def url(fake: FakeSalesforce) -> Iterator[str]:
         yield base
 
 
+#: The operator let the profiles' account read its secrets (moto's account 123456789012) with its credentials.
+SECRETS = (("000000000000", "arn:aws:secretsmanager:*:123456789012:secret:*"),)
+
+
 def connector(url: str, waits: list[float] | None = None, **credentials: Any) -> SalesforceConnector:
-    found = SalesforceConnector(Connection("sf", "Salesforce", {"instanceUrl": url}, credentials or {"accessToken": TOKEN}),
+    found = SalesforceConnector(Connection("sf", "Salesforce", {"instanceUrl": url}, credentials or {"accessToken": TOKEN},
+                                           account_id="000000000000", grants=Grants(aws_resources=SECRETS)),
                                 sleep=(waits if waits is not None else []).append)
     found.poll_interval = 0.01
     return found

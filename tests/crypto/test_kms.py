@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from openprofiles.app import Runtime, build_runtime
+from openprofiles.aws_access import AwsAccess
 from openprofiles.clock import SystemClock
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import KeyringError, LocalKeyring, load_master_key
@@ -47,9 +46,19 @@ def key_arn(kms: Any) -> str:
     return str(kms.create_key()["KeyMetadata"]["Arn"])
 
 
+ACCOUNT = "000000000000"
+#: The operator setting that lets the tests' account use every KMS key (of the moto server).
+EVERY_KEY = f"{ACCOUNT}=arn:aws:kms:*"
+
+
+def _provider() -> KmsKeyProvider:
+    """KMS for ACCOUNT, the account of every scope here, which may use any key."""
+    return KmsKeyProvider(AwsAccess([(ACCOUNT, "arn:aws:kms:*")]), lambda scope: ACCOUNT)
+
+
 def _envelope(db: Database, key_dir: Path) -> Envelope:
     """A process's envelope: its own keyring (from `key_dir`) and caches, the shared database."""
-    return Envelope(LocalKeyring(load_master_key(key_dir)), DataKeyRepository(db))
+    return Envelope(LocalKeyring(load_master_key(key_dir)), DataKeyRepository(db), _provider())
 
 
 def test_only_arns_name_kms_keys() -> None:
@@ -77,7 +86,7 @@ def test_the_wrapped_key_is_bound_to_its_scope(db: Database, tmp_path: Path, key
     _envelope(db, tmp_path).seal("domain:7", b"x", key_ref=key_arn)
     found = DataKeyRepository(db).find("domain:7")
     assert found is not None
-    provider = KmsKeyProvider()
+    provider = _provider()
     assert len(provider.unwrap(found[1], "domain:7", key_arn)) == 32
     with pytest.raises(KmsKeyError) as error:
         provider.unwrap(found[1], "domain:8", key_arn)  # another scope's encryption context
@@ -95,19 +104,27 @@ def test_a_missing_kms_key_fails_clearly_and_stores_nothing(db: Database, tmp_pa
         envelope.seal("domain:2", b"x", key_ref="arn:aws:s3:::a-bucket")
 
 
-def test_an_unreachable_kms_fails_clearly_when_opening(db: Database, tmp_path: Path, key_arn: str) -> None:
+def test_an_unreachable_kms_fails_clearly_when_opening(db: Database, tmp_path: Path, key_arn: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     sealed = _envelope(db, tmp_path).seal("domain:3", b"x", key_ref=key_arn)
-    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens here
-
-    def unreachable(region: str) -> Any:
-        return boto3.client("kms", region_name=region, endpoint_url=dead, config=Config(retries={"max_attempts": 1}))
-
-    envelope = Envelope(LocalKeyring(load_master_key(tmp_path)), DataKeyRepository(db), KmsKeyProvider(unreachable))
-    with pytest.raises(KeyringError) as error:
-        envelope.open(sealed)  # a new process must ask KMS to unwrap the data key
+    with monkeypatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL_KMS", f"http://127.0.0.1:{free_port()}")  # nothing listens here
+        envelope = _envelope(db, tmp_path)
+        with pytest.raises(KeyringError) as error:
+            envelope.open(sealed)  # a new process must ask KMS to unwrap the data key
     assert f"KMS key {key_arn} could not unwrap the data key of domain:3" in str(error.value)
     assert "EndpointConnectionError" in str(error.value)
     assert _envelope(db, tmp_path).open(sealed) == b"x"
+
+
+def test_a_key_not_granted_to_the_scopes_account_is_refused(db: Database, tmp_path: Path, key_arn: str) -> None:
+    other = KmsKeyProvider(AwsAccess([(ACCOUNT, "arn:aws:kms:*")]), lambda scope: "111122223333")
+    envelope = Envelope(LocalKeyring(load_master_key(tmp_path)), DataKeyRepository(db), other)
+    with pytest.raises(KmsKeyError) as error:
+        envelope.seal("domain:5", b"x", key_ref=key_arn)
+    assert error.value.reason.startswith(f"account 111122223333 may not use {key_arn}: ")
+    assert "--aws-resource 111122223333=ARN-GLOB" in error.value.reason and "--aws-role" in error.value.reason
+    assert DataKeyRepository(db).find("domain:5") is None
 
 
 def test_ensure_key_rewraps_between_local_and_kms(db: Database, tmp_path: Path, key_arn: str) -> None:
@@ -128,7 +145,8 @@ def test_ensure_key_rewraps_between_local_and_kms(db: Database, tmp_path: Path, 
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, aws_env: MotoServer) -> Iterator[Runtime]:
-    rt = build_runtime(Settings(data_dir=tmp_path, database_url=database_url), clock=SystemClock())
+    rt = build_runtime(Settings(data_dir=tmp_path, database_url=database_url, aws_resources=(EVERY_KEY,)),
+                       clock=SystemClock())
     yield rt
     rt.close()
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from openprofiles.aws_access import AwsAccess
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import KeyringError, LocalKeyring, MasterKey, load_master_key, load_master_keys
+from openprofiles.crypto.kms import KmsKeyProvider
 from openprofiles.crypto.rotation import rotate_master
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database
@@ -22,9 +24,13 @@ from tests.harness import MotoServer
 SCOPES = ("system", "domain:1", "domain:2")
 
 
+#: KMS for the scopes' account, which the operator let use every key.
+KMS = KmsKeyProvider(AwsAccess([("000000000000", "arn:aws:kms:*")]), lambda scope: "000000000000")
+
+
 def _process(db: Database, data_dir: Path, env_value: str | None = None) -> Envelope:
     """What a process builds at start-up: the keyring from the data dir (or env) and an envelope."""
-    return Envelope(LocalKeyring.open(data_dir, env_value), DataKeyRepository(db))
+    return Envelope(LocalKeyring.open(data_dir, env_value), DataKeyRepository(db), KMS)
 
 
 def _seal_all(envelope: Envelope) -> dict[str, bytes]:
@@ -87,7 +93,7 @@ def test_rotation_rewraps_local_data_keys_and_leaves_kms_ones(
     assert not [p.name for p in data_dir.iterdir() if p.name.endswith(".tmp")]
     # A new process opens everything; so does one holding only the new key.
     assert _opens(_process(db, data_dir), sealed)
-    only_new = Envelope(LocalKeyring(load_master_key(data_dir)), DataKeyRepository(db))
+    only_new = Envelope(LocalKeyring(load_master_key(data_dir)), DataKeyRepository(db), KMS)
     assert _opens(only_new, sealed) and only_new.open(kms_sealed) == b"kms value"
 
 

@@ -21,7 +21,10 @@ KEYS = {"crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": [
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, aws_env: MotoServer) -> Runtime:
-    rt = build_runtime(Settings(data_dir=tmp_path, database_url=database_url), clock=SystemClock())
+    # The operator let the tests' account use the moto server's queues (of its account 123456789012).
+    settings = Settings(data_dir=tmp_path, database_url=database_url,
+                        aws_resources=("000000000000=arn:aws:sqs:us-east-1:123456789012:*",))
+    rt = build_runtime(settings, clock=SystemClock())
     yield rt
     rt.close()
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import LiveServer
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
+
+#: The operator lets the tests' account send dead letters to its own account's queues.
+QUEUES = ("--aws-resource", "000000000000=arn:aws:sqs:us-east-1:000000000000:*")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(request, tmp_path_factory.mktemp(f"domains-{request.param}"), args=(*FAKE_VENDOR_HOSTS, *QUEUES)) as server:
+        yield server
 
 
 def _code(error: pytest.ExceptionInfo[ClientError]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BACKENDS, LiveServer, live_server
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
 from tests.harness import MotoServer, cli_in_process
 
 FIELDS = {
@@ -40,8 +40,9 @@ BATCHES = [
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
          moto: MotoServer) -> Iterator[LiveServer]:
-    """A server (per backend) whose S3 is the moto server."""
-    with live_server(request, tmp_path_factory.mktemp(f"flows-{request.param}"), moto.env()) as server:
+    """A server (per backend) whose S3 is the moto server, whose buckets the operator let the account read."""
+    with live_server(request, tmp_path_factory.mktemp(f"flows-{request.param}"), moto.env(),
+                     (*FAKE_VENDOR_HOSTS, "--aws-resource", "000000000000=arn:aws:s3:::*")) as server:
         yield server
 
 

@@ -90,6 +90,7 @@ class FlowRunner:
         """StartFlow: an OnDemand flow runs now (its execution id is returned); a Scheduled or
         Event flow becomes Active."""
         flow = self.flows.get(ctx, name).record
+        self.flows.check_source(ctx, flow.definition)
         trigger = trigger_type(flow.definition)
         if trigger != "OnDemand":
             with self.store.write() as uow:

@@ -18,6 +18,7 @@ import botocore.session
 import orjson
 from sqlalchemy.exc import IntegrityError
 
+from openprofiles.aws_access import AwsAccess, AwsAccessRefused, bucket_arn
 from openprofiles.flows.tasks import compile_tasks
 from openprofiles.scheduler.expressions import parse_schedule, resolve_timezone
 from openprofiles.services.arns import PARTITION, Arn
@@ -34,7 +35,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=8)
 RUNNING = ("InProgress",)
 #: The only destination OpenProfiles delivers to.
 DESTINATION = "CustomerProfiles"
-#: Sources read without a connector profile (the server's own AWS credentials reach S3).
+#: Sources read without a connector profile (S3: as aws_access allows for the flow's account).
 NO_PROFILE_SOURCES = frozenset({"S3"})
 #: Members of a request that are not part of the stored definition.
 NOT_DEFINITION = ("tags", "clientToken")
@@ -178,10 +179,12 @@ class Flow:
 
 
 class FlowService:
-    def __init__(self, store: Store, domains: DomainService, object_types: ObjectTypeService) -> None:
+    def __init__(self, store: Store, domains: DomainService, object_types: ObjectTypeService,
+                 aws: AwsAccess | None = None) -> None:
         self.store = store
         self.domains = domains
         self.object_types = object_types
+        self.aws = aws or AwsAccess()
 
     # Validation
 
@@ -198,6 +201,7 @@ class FlowService:
             )
         self._check_properties("sourceFlowConfig.sourceConnectorProperties", source["sourceConnectorProperties"],
                                key, f"the source connectorType {connector_type}")
+        self.check_source(ctx, definition)
         destinations = definition["destinationFlowConfigList"]
         if len(destinations) != 1:
             raise Invalid(f"destinationFlowConfigList must hold exactly one destination, not {len(destinations)}")
@@ -214,6 +218,20 @@ class FlowService:
         compile_tasks(definition["tasks"], connector_type)
         self._check_trigger(definition["triggerConfig"])
         self._check_profiles(ctx, source, destination)
+
+    def check_source(self, ctx: RequestContext, definition: Mapping[str, Any]) -> None:
+        """The account may read the flow's S3 source bucket (CreateFlow, UpdateFlow, StartFlow); Invalid
+        naming the operator setting otherwise (the run checks again: grants change)."""
+        source = definition["sourceFlowConfig"]
+        if source["connectorType"] != "S3":
+            return
+        bucket = (source["sourceConnectorProperties"].get("S3") or {}).get("bucketName")
+        if bucket:
+            try:
+                self.aws.principal(ctx.account_id, bucket_arn(str(bucket)))
+            except AwsAccessRefused as refused:
+                raise Invalid(f"sourceFlowConfig.sourceConnectorProperties.S3.bucketName {bucket}: "
+                              f"{refused.message}") from None
 
     @staticmethod
     def _check_properties(where: str, properties: Mapping[str, Any], key: str, what: str) -> None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from openprofiles.crypto.blind_index import HmacSha256
 from openprofiles.crypto.envelope import Envelope
-from openprofiles.crypto.kms import kms_key_ref
+from openprofiles.crypto.kms import ScopeAccount, kms_key_ref
+from openprofiles.storage.store import Store
 
 INDEX_BYTES = 16
 _INDEX_CACHE = 200_000
@@ -28,6 +29,21 @@ def domain_scope(domain_id: int) -> str:
 
 def object_type_scope(domain_id: int, object_type: str) -> str:
     return f"domain:{domain_id}:object-type:{object_type}"
+
+
+def scope_account(store: Store) -> ScopeAccount:
+    """The account a scope's data key belongs to (its domain's), which KMS calls for that key are made for."""
+
+    def account_of(scope: str) -> str | None:
+        kind, _, rest = scope.partition(":")
+        domain_id = rest.partition(":")[0]
+        if kind != "domain" or not domain_id.isdigit():
+            return None
+        with store.read() as uow:
+            record = uow.domains.get_by_id(int(domain_id))
+        return record.account_id if record else None
+
+    return account_of
 
 
 class DomainCipher:

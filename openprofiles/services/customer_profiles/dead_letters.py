@@ -2,22 +2,22 @@
 
 Letters are written in the same transaction as the batch that rejected them, so nothing is
 lost. When the domain has a DeadLetterQueueUrl each letter is also sent to that SQS queue
-(boto3; `AWS_ENDPOINT_URL_SQS` is honoured); a letter that cannot be sent stays `pending` and is
-retried by the next flush, so an unreachable queue never loses a record.
+(boto3; `AWS_ENDPOINT_URL_SQS` is honoured) with the client `openprofiles.aws_access` gives for the
+domain's account: the server's own credentials only for a queue the operator mapped to the account,
+else the account's role. A letter that cannot be sent (an unreachable queue, or one the account may
+no longer use) stays `pending` with the reason and is retried by the next flush: none is lost.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 
+from openprofiles.aws_access import AwsAccess, AwsAccessRefused
 from openprofiles.clock import Clock
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.services.customer_profiles.ingest import DEAD_LETTER_AAD, IngestResult, IngestService
@@ -27,18 +27,6 @@ from openprofiles.storage.dead_letters import PENDING, SENT, DeadLetterRow
 from openprofiles.storage.store import Store
 
 log = logging.getLogger(__name__)
-
-_QUEUE_REGION = re.compile(r"https?://sqs[.-]([a-z0-9-]+)\.")
-
-#: region -> an SQS client (boto3 by default).
-SqsFactory = Callable[[str], Any]
-
-
-def _boto3_sqs(region: str) -> Any:
-    import boto3
-
-    return boto3.client("sqs", region_name=region)
-
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -56,11 +44,11 @@ class DeadLetter:
 
 
 class DeadLetterService:
-    def __init__(self, store: Store, envelope: Envelope, clock: Clock, sqs: SqsFactory = _boto3_sqs) -> None:
+    def __init__(self, store: Store, envelope: Envelope, clock: Clock, aws: AwsAccess | None = None) -> None:
         self.store = store
         self.envelope = envelope
         self.clock = clock
-        self.sqs = sqs
+        self.aws = aws or AwsAccess()
         self._flush_lock = threading.Lock()
 
     def _letter(self, row: DeadLetterRow, with_payload: bool) -> DeadLetter:
@@ -108,15 +96,17 @@ class DeadLetterService:
             with self.store.read() as uow:
                 pending = uow.dead_letters.pending(limit)
             sent = 0
+            accounts: dict[int, str] = {}
             for row, url, domain_name in pending:
                 letter = self._letter(row, True)
                 state, error = SENT, None
                 try:
-                    match = _QUEUE_REGION.match(url or "")
-                    self.sqs(match.group(1) if match else "us-east-1").send_message(
-                        QueueUrl=url, MessageBody=_message(letter, domain_name)
-                    )
+                    client = self.aws.queue_client(self._account(accounts, row.domain_id), url)
+                    client.send_message(QueueUrl=url, MessageBody=_message(letter, domain_name))
                     sent += 1
+                except AwsAccessRefused as refused:  # kept until the operator grants the queue again
+                    state, error = PENDING, f"not sent: {refused.message}"[:1000]
+                    log.warning("dead letter %d not sent to %s: %s", row.id, url, error)
                 except Exception as exc:  # any failure keeps the letter pending for the next flush
                     state, error = PENDING, f"{type(exc).__name__}: {exc}"[:1000]
                     log.warning("dead letter %d not sent to %s: %s", row.id, url, error)
@@ -125,6 +115,14 @@ class DeadLetterService:
             return sent
         finally:
             self._flush_lock.release()
+
+    def _account(self, accounts: dict[int, str], domain_id: int) -> str:
+        """The account of a domain (remembered for one flush)."""
+        if domain_id not in accounts:
+            with self.store.read() as uow:
+                record = uow.domains.get_by_id(domain_id)
+            accounts[domain_id] = record.account_id if record else ""
+        return accounts[domain_id]
 
     def flush_in_background(self) -> None:
         threading.Thread(target=self._safe_flush, name="dead-letter-flush", daemon=True).start()

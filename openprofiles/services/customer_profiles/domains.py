@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from sqlalchemy.exc import IntegrityError
 
+from openprofiles.aws_access import AwsAccess, AwsAccessRefused
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import KeyringError
 from openprofiles.crypto.kms import KmsKeyError, kms_key_ref
@@ -47,13 +47,6 @@ class DomainChanges:
     tags: Mapping[str, str] | None = None
 
 
-def _check_queue_url(url: str | None) -> None:
-    if url:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise Invalid(f"DeadLetterQueueUrl {url!r} must be an SQS queue URL (https://…)")
-
-
 def key_unusable(member: str, key: str, error: KeyringError) -> Invalid:
     """The error for an encryption key that cannot wrap a data key."""
     reason = error.reason if isinstance(error, KmsKeyError) else str(error)
@@ -67,10 +60,26 @@ def domain_exists(uow: UnitOfWork, arn: Arn) -> bool:
 
 
 class DomainService:
-    def __init__(self, store: Store, envelope: Envelope, reader: FastReader) -> None:
+    def __init__(self, store: Store, envelope: Envelope, reader: FastReader, aws: AwsAccess | None = None) -> None:
         self.store = store
         self.envelope = envelope
         self.reader = reader
+        self.aws = aws or AwsAccess()
+
+    def _check_aws(self, ctx: RequestContext, queue_url: str | None, encryption_key: str | None) -> None:
+        """The account may use the dead-letter queue and the KMS key it names (see aws_access); Invalid
+        (BadRequestException) naming the member and the operator setting otherwise."""
+        if queue_url:
+            try:
+                self.aws.queue_client(ctx.account_id, queue_url)
+            except AwsAccessRefused as refused:
+                raise Invalid(f"DeadLetterQueueUrl {queue_url} cannot be used: {refused.message}") from None
+        arn = kms_key_ref(encryption_key)
+        if arn:
+            try:
+                self.aws.principal(ctx.account_id, arn)
+            except AwsAccessRefused as refused:
+                raise Invalid(f"DefaultEncryptionKey {arn} cannot be used: {refused.message}") from None
 
     def _wrap_domain_key(self, domain_id: int, default_encryption_key: str | None) -> None:
         """Create the domain's data key now (or re-wrap it) as its DefaultEncryptionKey says: a KMS
@@ -102,7 +111,7 @@ class DomainService:
         settings: Mapping[str, Any],
         tags: Mapping[str, str],
     ) -> Domain:
-        _check_queue_url(dead_letter_queue_url)
+        self._check_aws(ctx, dead_letter_queue_url, default_encryption_key)
         try:
             with self.store.write() as uow:
                 if uow.domains.get(ctx.account_id, ctx.region, name) is not None:
@@ -141,7 +150,7 @@ class DomainService:
         return Domain(found[0], tags, found[1])
 
     def update(self, ctx: RequestContext, name: str, changes: DomainChanges) -> Domain:
-        _check_queue_url(changes.dead_letter_queue_url)
+        self._check_aws(ctx, changes.dead_letter_queue_url, changes.default_encryption_key)
         if changes.default_encryption_key is not None:
             # Re-wrap the domain's data key for the new key first, so an unusable one changes nothing.
             current = self.record(ctx, name)

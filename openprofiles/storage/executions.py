@@ -5,6 +5,10 @@ A run is owned by one process at a time through its lease: `worker` names the ho
 run are compare-and-set updates on these columns, so two processes never both act on a run: a run
 is claimed only when unowned (`worker` null) or when its lease has expired, and a batch or a final
 status is written only by the current holder while the run is still active.
+
+The checkpoint may carry source values (the SQL connector's is the last row's key, an e-mail
+address perhaps): the runner seals it (`sealed_checkpoint`, opaque here). `checkpoint` is the
+plaintext JSON an execution written before migration 0009 may still hold; the next batch clears it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ class ExecutionRecord:
     bytes_processed: int
     bytes_written: int
     put_failures: int
+    #: The plaintext checkpoint of a run from before migration 0009 (parsed JSON), or None.
     checkpoint: Any
+    #: The checkpoint as the runner sealed it, or None.
+    sealed_checkpoint: bytes | None
     worker: str | None
     heartbeat_at: datetime | None
     data_pull_start: datetime | None
@@ -46,6 +53,8 @@ class ExecutionRecord:
 def _record(row: Any) -> ExecutionRecord:
     values = dict(row._mapping)
     values["checkpoint"] = orjson.loads(values["checkpoint"]) if values["checkpoint"] else None
+    sealed = values["sealed_checkpoint"]
+    values["sealed_checkpoint"] = bytes(sealed) if sealed is not None else None
     return ExecutionRecord(**values)
 
 
@@ -81,9 +90,10 @@ class ExecutionRepository:
         return [_record(r) for r in self.conn.execute(query.order_by(flow_executions.c.id))]
 
     def progress(self, execution_id: str, worker: str, now: datetime, *, records: int, bytes_in: int,
-                 bytes_out: int, failures: int, checkpoint: Any) -> bool:
-        """Add a batch's counts, move the checkpoint and renew the lease (in the batch's own
-        transaction); only while `worker` holds the run and it is InProgress. Whether it did."""
+                 bytes_out: int, failures: int, checkpoint: bytes | None) -> bool:
+        """Add a batch's counts, move the checkpoint (sealed by the caller; a plaintext one from
+        before 0009 goes) and renew the lease (in the batch's own transaction); only while `worker`
+        holds the run and it is InProgress. Whether it did."""
         result = self.conn.execute(
             update(flow_executions)
             .where(flow_executions.c.execution_id == execution_id, flow_executions.c.worker == worker,
@@ -93,7 +103,8 @@ class ExecutionRepository:
                 bytes_processed=flow_executions.c.bytes_processed + bytes_in,
                 bytes_written=flow_executions.c.bytes_written + bytes_out,
                 put_failures=flow_executions.c.put_failures + failures,
-                checkpoint=orjson.dumps(checkpoint).decode() if checkpoint is not None else None,
+                sealed_checkpoint=checkpoint,
+                checkpoint=None,
                 heartbeat_at=now,
                 last_updated_at=now,
             )

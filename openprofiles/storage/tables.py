@@ -309,8 +309,10 @@ flow_executions = Table(
     Column("bytes_processed", BigInteger, nullable=False, default=0),
     Column("bytes_written", BigInteger, nullable=False, default=0),
     Column("put_failures", BigInteger, nullable=False, default=0),
-    # Where a resumed run starts again (JSON), committed with each batch.
+    # Where a resumed run starts again, committed with each batch: JSON sealed with the destination
+    # domain's data key (`sealed_checkpoint`); `checkpoint` is plaintext JSON from before 0009.
     Column("checkpoint", Text),
+    Column("sealed_checkpoint", LargeBinary),
     Column("worker", String(128)),
     Column("heartbeat_at", UtcDateTime),
     Column("data_pull_start", UtcDateTime),

@@ -37,7 +37,7 @@ def _claim(store: Store, worker: str, now: datetime) -> bool:
 def _progress(store: Store, worker: str, now: datetime) -> bool:
     with store.write() as uow:
         return uow.executions.progress("run-1", worker, now, records=10, bytes_in=100, bytes_out=90, failures=0,
-                                       checkpoint={"line": 10})
+                                       checkpoint=b"sealed line 10")
 
 
 def test_a_run_is_claimed_once_and_taken_over_only_after_its_lease_expires(store: Store) -> None:
@@ -65,7 +65,7 @@ def test_a_run_is_claimed_once_and_taken_over_only_after_its_lease_expires(store
         assert not uow.executions.release("run-1", "a")
         record = uow.executions.get("run-1")
     assert record is not None
-    assert (record.worker, record.records_processed, record.checkpoint) == ("b", 10, {"line": 10})
+    assert (record.worker, record.records_processed, record.sealed_checkpoint) == ("b", 10, b"sealed line 10")
 
     # A lease handed back is free at once; an ended run is nobody's to claim.
     with store.write() as uow:

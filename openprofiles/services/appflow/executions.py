@@ -1,8 +1,9 @@
 """Flow runs: extract from the source, apply the tasks, load through the batch ingest service.
 
 Each page the connector yields becomes one ingest batch; the run's counters and the page's
-checkpoint commit in that batch's transaction, so a run that stops (crash, cancel) resumes from
-the last committed page without losing or duplicating records. Records the tasks drop are kept
+checkpoint (sealed with the destination domain's data key, like the records: it may hold source
+values) commit in that batch's transaction, so a run that stops (crash, cancel) resumes from the
+last committed page without losing or duplicating records. Records the tasks drop are kept
 as dead letters with their reason, in the same transaction. When an incremental run succeeds the
 flow's cursor moves to the highest modification time the run saw, with the final status.
 
@@ -24,12 +25,14 @@ import orjson
 from openprofiles import json_depth
 from openprofiles.clock import Clock
 from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest, UnreadableRecord
+from openprofiles.crypto.kms import kms_key_ref
 from openprofiles.flows.tasks import Dropped, Filtered, Output, Terminated, compile_tasks
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
 from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
 from openprofiles.services.appflow.pushed_records import EVENT, EventBatches
 from openprofiles.services.appflow.run_slots import ActiveRun, RunOutcome, RunSettings, RunSlots
 from openprofiles.services.context import RequestContext
+from openprofiles.services.customer_profiles.crypto_scope import domain_scope
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.ingest import IngestResult, IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
@@ -229,7 +232,7 @@ class FlowRunner:
             until=execution.data_pull_end if windowed else None,
             modified_field=(source.get("incrementalPullConfig") or {}).get("datetimeTypeFieldName")
             or type(connector).default_modified_field,
-            checkpoint=execution.checkpoint,
+            checkpoint=self._resume_point(execution),
             page_size=self.settings.batch_size,
         )
         high_water = since
@@ -257,7 +260,8 @@ class FlowRunner:
             if page.high_water and (high_water is None or page.high_water > high_water):
                 high_water = page.high_water
             self._checked(run)
-            self._load(execution_id, domain, otype, outputs, dropped, page.checkpoint, len(page.records), size)
+            checkpoint = self._sealed_checkpoint(execution_id, domain, page.checkpoint)
+            self._load(execution_id, domain, otype, outputs, dropped, checkpoint, len(page.records), size)
             run.progressed()
         self._checked(run)
         cursor = {"high_water": high_water.isoformat()} if incremental and high_water is not None else None
@@ -272,7 +276,7 @@ class FlowRunner:
                               self.connector_profiles.grants))
 
     def _load(self, execution_id: str, domain: Any, otype: Any, outputs: list[dict[str, Any]],
-              dropped: list[tuple[str, str]], checkpoint: Any, count: int, size: int) -> None:
+              dropped: list[tuple[str, str]], checkpoint: bytes | None, count: int, size: int) -> None:
         now = self.clock.now()
         blobs = [orjson.dumps(o, default=str) for o in outputs]
 
@@ -288,6 +292,23 @@ class FlowRunner:
 
         self.ingest.ingest(domain, otype, [b.decode() for b in blobs], source=f"flow-execution:{execution_id}",
                            performed_by="AppFlow", now=now, dropped=dropped, within=commit)
+
+    def _sealed_checkpoint(self, execution_id: str, domain: Any, checkpoint: Any) -> bytes | None:
+        """A page's checkpoint sealed like the records it covers (the destination domain's data key),
+        bound to its execution; it may hold source values (the SQL connector's last key)."""
+        if checkpoint is None:
+            return None
+        return self.connector_profiles.envelope.seal(domain_scope(domain.id), orjson.dumps(checkpoint),
+                                                     _checkpoint_aad(execution_id),
+                                                     kms_key_ref(domain.default_encryption_key))
+
+    def _resume_point(self, execution: ExecutionRecord) -> Any:
+        """Where a resumed run starts: its sealed checkpoint opened, or a plaintext one from before 0009."""
+        if execution.sealed_checkpoint is None:
+            return execution.checkpoint
+        opened = self.connector_profiles.envelope.open(execution.sealed_checkpoint,
+                                                       _checkpoint_aad(execution.execution_id))
+        return orjson.loads(opened)
 
     def _finish(self, execution_id: str, outcome: RunOutcome) -> bool:
         """Record the run's end, if this process still holds it; whether it did."""
@@ -328,6 +349,10 @@ def _unreadable(record: dict[str, Any]) -> tuple[str, str] | None:
     reason = (f"The source record is {json_depth.TooDeep(json_depth.MAX_DEPTH, path)}; records may nest "
               f"objects and arrays at most {json_depth.MAX_DEPTH} levels deep")
     return json_depth.dumps(record), reason
+
+
+def _checkpoint_aad(execution_id: str) -> bytes:
+    return f"flow-execution-checkpoint:{execution_id}".encode()
 
 
 def _entity(source: dict[str, Any]) -> str:

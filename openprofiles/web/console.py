@@ -139,16 +139,12 @@ class Console:
         origin = request.headers.get("origin")
         return origin is not None and origin != "null" and urlsplit(origin).netloc == request.headers.get("host")
 
-    def _sign_in_page(self, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    def _sign_in_page(self, sessions: Sessions, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         """The sign-in form, its CSRF token bound to the pre-session cookie (set here when missing)."""
-        assert self.sessions is not None
-        nonce = request.cookies.get(SIGN_IN_COOKIE)
-        fresh = not nonce or len(nonce) > 64
-        if fresh:
-            nonce = self.sessions.new_nonce()
-        assert nonce is not None
-        response = self._render("signin.html", status, csrf=self.sessions.sign_in_token(nonce), **context)
-        if fresh:
+        cookie = request.cookies.get(SIGN_IN_COOKIE)
+        nonce = cookie if cookie and len(cookie) <= 64 else sessions.new_nonce()
+        response = self._render("signin.html", status, csrf=sessions.sign_in_token(nonce), **context)
+        if nonce != cookie:
             response.set_cookie(SIGN_IN_COOKIE, nonce, path=SIGN_IN, secure=request.url.scheme == "https",
                                 httponly=True, samesite="strict")
         return response
@@ -156,7 +152,7 @@ class Console:
     async def sign_in_form(self, request: Request) -> Response:
         if self.sessions is None:
             return RedirectResponse(PREFIX + "/", 303)
-        return self._sign_in_page(request, next=_safe_next(request.query_params.get("next")))
+        return self._sign_in_page(self.sessions, request, next=_safe_next(request.query_params.get("next")))
 
     async def sign_in(self, request: Request) -> Response:
         if self.sessions is None:
@@ -166,7 +162,7 @@ class Console:
                                  "(the request has no Origin header naming this host).")
         form = await _form(request)
         if form is None:
-            return self._sign_in_page(request, 413, next=PREFIX + "/", error="The sign-in form is too large.")
+            return self._sign_in_page(self.sessions, request, 413, next=PREFIX + "/", error="The sign-in form is too large.")
         if not self.sessions.sign_in_token_matches(request.cookies.get(SIGN_IN_COOKIE), form.get("csrf")):
             return self._refused("Sign-in refused: the form's CSRF token is missing or does not match "
                                  "(load the sign-in page again; cookies must be enabled).")
@@ -177,13 +173,13 @@ class Console:
                                                 address)
         if isinstance(result, Throttled):
             response = self._sign_in_page(
-                request, 429, next=target, access_key_id=key_id,
+                self.sessions, request, 429, next=target, access_key_id=key_id,
                 error=f"Too many sign-in attempts; try again in {result.retry_after} s.")
             response.headers["Retry-After"] = str(result.retry_after)
             return response
         if result is None:
             return self._sign_in_page(
-                request, 401, next=target, access_key_id=key_id,
+                self.sessions, request, 401, next=target, access_key_id=key_id,
                 error="The access key id or secret access key is not valid, or the key is revoked.")
         signed_in = RedirectResponse(target, 303, headers=HEADERS)
         signed_in.set_cookie(COOKIE, result, max_age=int(self.sessions.lifetime.total_seconds()),

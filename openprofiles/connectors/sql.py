@@ -1,8 +1,9 @@
 """A SQL database as a flow source: its tables, views and named queries (an OpenProfiles connector).
 
-Any database SQLAlchemy reaches: a CustomConnector profile labelled "SQL" names a SQLAlchemy URL
-(`profileProperties: {"url": "postgresql+psycopg://crm@db.internal/crm"}`) and, apart from it, the
-password (basic credentials). Entities are the tables and views (schema-qualified outside the
+A database the operator allow-listed (sql_targets.py): a CustomConnector profile labelled "SQL" names
+a connection the operator defined (`profileProperties: {"connection": "crm"}`) or a SQLAlchemy URL that
+matches one of the operator's patterns (`{"url": "postgresql+psycopg://crm@db.internal/crm"}`) and,
+apart from it, the password (basic credentials). Entities are the tables and views (schema-qualified outside the
 default schema) and the profile's named queries; a flow may also bring its own query. Rows stream
 through a server-side cursor in a stable order, incremental by a timestamp column, with the flow's
 filters pushed into WHERE where SQL means exactly the same. docs/connectors/sql.md has the details.
@@ -16,12 +17,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 
 from openprofiles.connectors.base import (
     Connector,
@@ -41,6 +42,7 @@ from openprofiles.connectors.sql_query import (
     pushed_filter,
     window,
 )
+from openprofiles.connectors.sql_targets import Target, target
 from openprofiles.connectors.tabular import SAMPLE_ROWS, infer_fields
 from openprofiles.connectors.times import later, parse_instant, utc
 from openprofiles.connectors.values import plain
@@ -87,24 +89,10 @@ class SqlConnector(Connector):
 
     # Connecting.
 
-    @property
-    def url(self) -> URL:
-        """The profile's `url`, with the basic credentials' user name and password."""
-        raw = self.connection.properties.get("url")
-        if not raw or not isinstance(raw, str):
-            raise ConnectorError("the connector profile needs a 'url' property: a SQLAlchemy database URL")
-        try:
-            url = sa.make_url(raw)
-        except (sa.exc.ArgumentError, ValueError):
-            raise ConnectorError("the 'url' property is not a SQLAlchemy URL (dialect+driver://user@host/database)") from None
-        if url.password is not None:
-            raise ConnectorError("the 'url' property must not hold a password: give it in the profile's basic credentials")
-        basic = self.connection.credentials.get("basic") or {}
-        if basic.get("username"):
-            url = url.set(username=str(basic["username"]))
-        if basic.get("password") is not None:
-            url = url.set(password=str(basic["password"]))
-        return url
+    @cached_property
+    def target(self) -> Target:
+        """The database the profile names (its `connection` or `url`), if the operator granted it."""
+        return target(self.connection.properties, self.connection.credentials, self.connection.grants)
 
     @property
     def queries(self) -> dict[str, str]:
@@ -121,8 +109,9 @@ class SqlConnector(Connector):
         return {str(k): str(v) for k, v in queries.items()}
 
     def _redact(self, message: str) -> str:
-        password = (self.connection.credentials.get("basic") or {}).get("password")
-        return message.replace(str(password), "***") if password else message
+        for secret in self.target.secrets:
+            message = message.replace(secret, "***")
+        return message
 
     def _error(self, error: sa.exc.SQLAlchemyError) -> ConnectorError:
         original = getattr(error, "orig", None) or error
@@ -138,19 +127,17 @@ class SqlConnector(Connector):
         try:
             yield
         except sa.exc.NoSuchModuleError:
-            raise ConnectorError(f"no SQLAlchemy dialect or driver for {self.url.drivername!r} is installed") from None
+            raise ConnectorError(f"no SQLAlchemy dialect or driver for {self.target.url.drivername!r} is installed") from None
         except sa.exc.SQLAlchemyError as error:
             raise self._error(error) from None
 
     @contextmanager
     def _engine(self) -> Iterator[Engine]:
         """An engine for one operation: no pool, read-only and UTC sessions where the database allows."""
-        url = self.url
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not (
-                url.query.get("uri") or Path(url.database).exists()):
-            raise ConnectorError(f"the SQLite database {url.database} does not exist")
+        found = self.target
+        options: dict[str, Any] = {"creator": found.creator} if found.creator else {}
         with self._translated():
-            engine = sa.create_engine(url, poolclass=sa.NullPool)
+            engine = sa.create_engine(found.url, poolclass=sa.NullPool, connect_args=dict(found.connect_args), **options)
         sa.event.listen(engine, "connect", _session_setup)
         try:
             yield engine

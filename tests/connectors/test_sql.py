@@ -21,8 +21,10 @@ from openprofiles.connectors.base import (
     ExtractRequest,
     RecordFilter,
 )
+from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.sql import SqlConnector
 from openprofiles.flows.tasks import Output, compile_tasks
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
 from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
 from tests.harness import PostgresCluster
 from tests.live_flows import (
@@ -91,9 +93,14 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return made
 
 
-def connector(url: str | None, credentials: dict[str, Any] | None = None, **properties: str) -> SqlConnector:
+#: What the unit tests' operator allows: any SQLite or PostgreSQL URL (the target tests below narrow it).
+ANY_URL = Grants(sql_url_patterns=("*",))
+
+
+def connector(url: str | None, credentials: dict[str, Any] | None = None, grants: Grants = ANY_URL,
+              **properties: str) -> SqlConnector:
     props = dict(properties, **({"url": url} if url else {}))
-    return SqlConnector(Connection("crm", "CustomConnector", props, credentials or {}, label="SQL"))
+    return SqlConnector(Connection("crm", "CustomConnector", props, credentials or {}, label="SQL", grants=grants))
 
 
 def extract(url: str, **request: Any) -> list[dict[str, Any]]:
@@ -111,12 +118,16 @@ def test_check_refuses_a_missing_url_a_url_with_a_password_and_a_missing_sqlite_
     for bad, message in [(None, "'url' property"), ("not a url", "not a SQLAlchemy URL"),
                          ("postgresql://u:secret@localhost/x", "must not hold a password"),
                          (f"sqlite:///{tmp_path}/missing.db", "does not exist"),
-                         ("nosuchdb://host/x", "no SQLAlchemy dialect")]:
+                         ("nosuchdb://host/x", "may name a SQLite or PostgreSQL database")]:
         with pytest.raises(ConnectorError) as raised:
             connector(bad).check()
         assert message in raised.value.message and not isinstance(raised.value, ConnectorAuthError)
         assert "secret" not in raised.value.message
     assert not (tmp_path / "missing.db").exists()
+    named = Grants(sql_connections={"x": "nosuchdb://u:secret@host/x"})
+    with pytest.raises(ConnectorError, match="no SQLAlchemy dialect") as raised:
+        connector(None, grants=named, connection="x").check()
+    assert "secret" not in raised.value.message
 
 
 def test_credentials_go_into_the_url_and_a_refusal_is_an_auth_error(postgres: PostgresCluster) -> None:
@@ -330,6 +341,24 @@ def test_a_large_table_streams_in_bounded_memory(request: pytest.FixtureRequest,
 
 # --- end to end through boto3 --------------------------------------------------------------------------
 
+
+def source_patterns(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
+    """The operator settings that let tenants name the tests' source databases: SQLite files below the
+    test run's temp directory and databases on the test run's PostgreSQL cluster."""
+    patterns = [f"sqlite:///{tmp_path_factory.getbasetemp().resolve()}/*"]
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        patterns.append(f"postgresql://*@127.0.0.1:{cluster.port}/*")
+    return tuple(arg for pattern in patterns for arg in ("--sql-url-pattern", pattern))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(request, tmp_path_factory.mktemp(f"sql-{request.param}"),
+                     args=(*FAKE_VENDOR_HOSTS, *source_patterns(request, tmp_path_factory))) as server:
+        yield server
+
+
 @pytest.fixture
 def live_source(live: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A source database of the live server's own kind, with three customers changed in the past."""
@@ -342,14 +371,15 @@ def live_source(live: Any, request: pytest.FixtureRequest, tmp_path: Path) -> It
     yield made
 
 
-def test_a_flow_lands_rows_then_pulls_only_changed_ones(appflow: Any, cp: Any, unique: str, live_source: str) -> None:
+def test_a_flow_lands_rows_then_pulls_only_changed_ones(appflow: Any, cp: Any, unique: str, live_source: str,
+                                                        tmp_path: Path) -> None:
     basic = {"authenticationType": "BASIC", "basic": {"username": "postgres", "password": "unused"}}
     credentials = basic if live_source.startswith("postgresql") else None
 
     def profile(url: str, creds: dict[str, Any] | None) -> str:
         return create_profile(appflow, unique, "CustomConnector", {"url": url}, creds, label="SQL")
 
-    bad = f"sqlite:///{Path(live_source.removeprefix('sqlite:///')).parent}/missing.db"
+    bad = f"sqlite:///{tmp_path.resolve()}/missing.db"
     with pytest.raises(appflow.exceptions.ConnectorServerException, match="does not exist"):
         profile(bad, None)
     if credentials:

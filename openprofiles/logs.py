@@ -44,6 +44,7 @@ def configure(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(ScrubbingFormatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    logging.raiseExceptions = False  # a line that fails to format is dropped, not printed raw with its arguments
     floor = max(logging.getLogger().getEffectiveLevel(), logging.WARNING)
     for name in QUIET:
         logging.getLogger(name).setLevel(floor)

@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from openprofiles.connectors.base import Connection, Connector, ExtractRequest  # noqa: E402
 from openprofiles.connectors.files import FilesConnector  # noqa: E402
+from openprofiles.connectors.grants import Grants  # noqa: E402
 from openprofiles.connectors.marketo import MarketoConnector  # noqa: E402
 from openprofiles.connectors.s3 import S3Connector  # noqa: E402
 from openprofiles.connectors.salesforce import SalesforceConnector  # noqa: E402
@@ -195,7 +196,8 @@ def write_file(n: int, workdir: Path, kind: str) -> Path:
 @contextmanager
 def files_source(n: int, workdir: Path, kind: str, page_size: int) -> Iterator[tuple[Connector, ExtractRequest]]:
     path = write_file(n, workdir, kind)
-    connector = FilesConnector(Connection("files", "CustomConnector", {"path": str(path.parent)}, {}, label="Files"))
+    connector = FilesConnector(Connection("files", "CustomConnector", {"path": str(path.parent)}, {}, label="Files",
+                                          grants=Grants(files_roots=(path.parent.resolve(),))))
     connector.check()
     yield connector, ExtractRequest(entity=path.name, page_size=page_size)
 
@@ -218,7 +220,8 @@ def sql_source(n: int, workdir: Path, page_size: int) -> Iterator[tuple[Connecto
                 {**row, "updated_at": datetime.fromisoformat(row["updated_at"]).replace(tzinfo=None)}
                 for row in map(customer, range(start, min(n, start + 10_000)))])
     engine.dispose()
-    connector = SqlConnector(Connection("crm", "CustomConnector", {"url": url}, {}, label="SQL"))
+    connector = SqlConnector(Connection("crm", "CustomConnector", {"url": url}, {}, label="SQL",
+                                        grants=Grants(sql_url_patterns=(f"sqlite:///{workdir.resolve()}/*",))))
     connector.check()
     yield connector, ExtractRequest(entity="customers", modified_field="updated_at", page_size=page_size)
 

@@ -49,7 +49,8 @@ TASKS = [
 
 def run_flow(source: Path, database_url: str | None, data_dir: Path, batch: int) -> tuple[int, float]:
     """Run the flow over `source` to its end; (records processed, seconds)."""
-    runtime = build_runtime(Settings(data_dir=data_dir, database_url=database_url, flow_batch_size=batch))
+    runtime = build_runtime(Settings(data_dir=data_dir, database_url=database_url, flow_batch_size=batch,
+                                     files_roots=(source.parent,)))
     now = datetime.now(UTC)
     ctx = RequestContext("000000000000", "us-east-1", "bench", "bench", now)
     runtime.domains.create(ctx, "bench", default_expiration_days=365, default_encryption_key=None,

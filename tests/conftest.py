@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -103,10 +104,25 @@ def live_server(request: pytest.FixtureRequest, data_dir: Path, env: Mapping[str
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory the `live` servers let the Files connector read (--files-root)."""
+    return tmp_path_factory.mktemp("files-root").resolve()
+
+
+@pytest.fixture
+def files_dir(files_root: Path) -> Path:
+    """A fresh directory inside `files_root`, for a test's Files source."""
+    return Path(tempfile.mkdtemp(dir=files_root))
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server per test module and backend (tests use unique resource names)."""
-    with live_server(request, tmp_path_factory.mktemp(f"live-{request.param}")) as server:
+    """One server per test module and backend (tests use unique resource names); its Files connector
+    may read `files_root`."""
+    files = ("--files-root", str(request.getfixturevalue("files_root")))
+    with live_server(request, tmp_path_factory.mktemp(f"live-{request.param}"),
+                     args=(*FAKE_VENDOR_HOSTS, *files)) as server:
         yield server
 
 

@@ -19,18 +19,18 @@ def _files_profile(appflow: Any, name: str, path: Path) -> str:
     return create_profile(appflow, name, "CustomConnector", {"path": str(path)}, label="Files")
 
 
-def test_create_describe_entities_delete(appflow: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
-    (tmp_path / "customers.csv").write_text("id,email,updated\n1,a@x.com,2026-01-01T00:00:00Z\n")
-    arn = _files_profile(appflow, unique, tmp_path)
+def test_create_describe_entities_delete(appflow: Any, live: LiveServer, unique: str, files_dir: Path) -> None:
+    (files_dir / "customers.csv").write_text("id,email,updated\n1,a@x.com,2026-01-01T00:00:00Z\n")
+    arn = _files_profile(appflow, unique, files_dir)
     assert arn == f"arn:aws:appflow:us-east-1:{live.creds.account_id}:connectorprofile/{unique}"
 
     (detail,) = appflow.describe_connector_profiles(connectorProfileNames=[unique])["connectorProfileDetails"]
     assert detail["connectorType"] == "CustomConnector" and detail["connectorLabel"] == "Files"
-    assert detail["connectorProfileProperties"]["CustomConnector"]["profileProperties"] == {"path": str(tmp_path)}
+    assert detail["connectorProfileProperties"]["CustomConnector"]["profileProperties"] == {"path": str(files_dir)}
     assert "connectorProfileCredentials" not in detail
 
     with pytest.raises(appflow.exceptions.ConflictException):
-        _files_profile(appflow, unique, tmp_path)
+        _files_profile(appflow, unique, files_dir)
 
     entities = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
     names = [e["name"] for group in entities.values() for e in group]
@@ -42,7 +42,7 @@ def test_create_describe_entities_delete(appflow: Any, live: LiveServer, unique:
     assert set(identifiers) == {"id", "email", "updated"}
 
     # Cached until reset.
-    (tmp_path / "orders.jsonl").write_text('{"order": 1}\n')
+    (files_dir / "orders.jsonl").write_text('{"order": 1}\n')
     again = appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
     assert not any("orders" in e["name"] for group in again.values() for e in group)
     appflow.reset_connector_metadata_cache(connectorProfileName=unique)
@@ -57,9 +57,9 @@ def test_create_describe_entities_delete(appflow: Any, live: LiveServer, unique:
         appflow.delete_connector_profile(connectorProfileName=unique)
 
 
-def test_unreachable_source_is_refused(appflow: Any, unique: str, tmp_path: Path) -> None:
+def test_unreachable_source_is_refused(appflow: Any, unique: str, files_dir: Path) -> None:
     with pytest.raises(appflow.exceptions.ConnectorServerException) as error:
-        _files_profile(appflow, unique, tmp_path / "missing")
+        _files_profile(appflow, unique, files_dir / "missing")
     assert "missing" in error.value.response["Error"]["Message"]
 
 

@@ -55,8 +55,8 @@ def _flow(appflow: Any, cp: Any, name: str, source_dir: Path, trigger: str = "Ev
     )
 
 
-def test_pushed_events_land_profiles(appflow: Any, cp: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
-    _flow(appflow, cp, unique, tmp_path)
+def test_pushed_events_land_profiles(appflow: Any, cp: Any, live: LiveServer, unique: str, files_dir: Path) -> None:
+    _flow(appflow, cp, unique, files_dir)
     assert appflow.describe_flow(flowName=unique)["flowStatus"] == "Draft"
     refused = _push(live, unique, b'{"id": "1", "email": "a@x.com"}')
     assert refused.status_code == 409 and refused.headers["x-amzn-ErrorType"] == "ConflictException"
@@ -105,8 +105,8 @@ def test_pushed_events_land_profiles(appflow: Any, cp: Any, live: LiveServer, un
     assert _push(live, unique, b'{"id": "6"}').status_code == 409
 
 
-def test_refusals(appflow: Any, cp: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
-    _flow(appflow, cp, unique, tmp_path)
+def test_refusals(appflow: Any, cp: Any, live: LiveServer, unique: str, files_dir: Path) -> None:
+    _flow(appflow, cp, unique, files_dir)
     appflow.start_flow(flowName=unique)
     url = _url(live, unique)
 
@@ -151,9 +151,9 @@ def _definition(appflow: Any, name: str) -> dict[str, Any]:
     return {k: flow[k] for k in ("sourceFlowConfig", "destinationFlowConfigList", "tasks")}
 
 
-def test_cli_push(appflow: Any, cp: Any, live: LiveServer, unique: str, tmp_path: Path) -> None:
-    _flow(appflow, cp, unique, tmp_path)
-    events = tmp_path / "events.jsonl"
+def test_cli_push(appflow: Any, cp: Any, live: LiveServer, unique: str, files_dir: Path) -> None:
+    _flow(appflow, cp, unique, files_dir)
+    events = files_dir / "events.jsonl"
     events.write_text('{"id": "7", "email": "gil@example.com", "name": "Gil"}\n')
     storage = live.server.storage_args()
     refused = cli("flows", "push", unique, str(events), *storage, check=False)

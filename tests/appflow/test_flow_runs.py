@@ -20,8 +20,8 @@ KEYS = {
 }
 
 
-def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, tmp_path: Path) -> None:
-    (tmp_path / "customers.csv").write_text(
+def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, files_dir: Path) -> None:
+    (files_dir / "customers.csv").write_text(
         "customer_id,email,name,score\n"
         "1,Ann@Example.com,Ann,10\n"
         "2,bob@example.com,Bob,-1\n"
@@ -30,7 +30,7 @@ def test_on_demand_run_lands_profiles(appflow: Any, cp: Any, unique: str, tmp_pa
     cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
     cp.put_profile_object_type(DomainName=unique, ObjectTypeName="crm", Description="CRM", AllowProfileCreation=True,
                                Fields=FIELDS, Keys=KEYS)
-    create_profile(appflow, unique, "CustomConnector", {"path": str(tmp_path)}, label="Files")
+    create_profile(appflow, unique, "CustomConnector", {"path": str(files_dir)}, label="Files")
     columns = ["customer_id", "email", "name", "score"]
     op = {"CustomConnector": "NO_OP"}
     appflow.create_flow(
@@ -91,13 +91,13 @@ def test_stop_and_cancel(appflow: Any, cp: Any, unique: str) -> None:
 
 
 def test_every_task_type_through_an_integration(appflow: Any, cp: Any, live: Any, unique: str,
-                                                tmp_path: Path) -> None:
+                                                files_dir: Path) -> None:
     """Filter (projection and a record filter), Map with data types, Map_all excluding fields,
     Arithmetic, Merge, Mask, Truncate, Validate (DropRecord) and Passthrough in one flow, delivered
     through a PutIntegration on the flow's ARN."""
     from tests.harness import cli
 
-    (tmp_path / "people.csv").write_text(
+    (files_dir / "people.csv").write_text(
         "id,first,last,email,qty,price,ssn,notes,status,score,signup,internal\n"
         "1,Ann,Lee,Ann@Example.com,3,2.5,123456789,hello world,active,5,2024-03-05T10:11:12Z,x\n"
         "2,Bob,Ray,bob@example.com,1,1,111111111,skip me,inactive,5,2024-01-01T00:00:00Z,x\n"
@@ -117,7 +117,7 @@ def test_every_task_type_through_an_integration(appflow: Any, cp: Any, live: Any
     cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", Description="people", Fields=fields,
                                AllowProfileCreation=True, Keys={
                                    "crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]})
-    create_profile(appflow, unique, "CustomConnector", {"path": str(tmp_path)}, label="Files")
+    create_profile(appflow, unique, "CustomConnector", {"path": str(files_dir)}, label="Files")
     op = {"CustomConnector": "NO_OP"}
     columns = ["id", "first", "last", "email", "qty", "price", "ssn", "notes", "status", "score", "signup", "internal"]
     arn = appflow.create_flow(

@@ -40,15 +40,17 @@ class Cluster:
         self.database_url = database_url
         self.processes: list[Server | Worker] = []
         self.creds = Server(data_dir, database_url).create_key()
+        #: The Files connector reads the tests' sources, beside the data directory.
+        self.grants = ("--files-root", str(data_dir.parent / "source"))
 
     def serve(self, *args: str) -> Server:
-        server = Server(self.data_dir, self.database_url, args=("--log-level", "info", *args))
+        server = Server(self.data_dir, self.database_url, args=("--log-level", "info", *self.grants, *args))
         self.processes.append(server)
         server.start()
         return server
 
     def worker(self, *args: str) -> Worker:
-        worker = Worker(Server(self.data_dir, self.database_url), *args)
+        worker = Worker(Server(self.data_dir, self.database_url), *self.grants, *args)
         self.processes.append(worker)
         worker.start()
         return worker

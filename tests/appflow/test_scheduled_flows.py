@@ -23,7 +23,8 @@ HEADER = "id,email,updated\n"
 
 def _setup(database_url: str, tmp_path: Path, threshold: int | None = None) -> tuple[Runtime, FixedClock, RequestContext]:
     clock = FixedClock(START)
-    runtime = build_runtime(Settings(data_dir=tmp_path / "data", database_url=database_url), clock=clock)
+    runtime = build_runtime(Settings(data_dir=tmp_path / "data", database_url=database_url,
+                                     files_roots=(tmp_path / "source",)), clock=clock)
     ctx = RequestContext("000000000000", "us-east-1", "test", "r", START)
     runtime.domains.create(ctx, "d", default_expiration_days=30, default_encryption_key=None,
                            dead_letter_queue_url=None, settings={}, tags={})
@@ -109,7 +110,8 @@ def test_flows_run_from_the_command_line(database_url: str, tmp_path: Path) -> N
     definition = runtime.flows.get(ctx, "hourly").record.definition
     runtime.flows.create(ctx, {**definition, "flowName": "now", "triggerConfig": {"triggerType": "OnDemand"}})
     runtime.close()
-    out = cli("flows", "run", "now", "--data-dir", str(tmp_path / "data"), "--database-url", database_url)
+    out = cli("flows", "run", "now", "--data-dir", str(tmp_path / "data"), "--database-url", database_url,
+              "--files-root", str(tmp_path / "source"))
     assert "Successful: 1 records processed, 0 failed" in out.stdout
     missing = cli("flows", "run", "nope", "--data-dir", str(tmp_path / "data"), "--database-url", database_url,
                   check=False)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
+from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, NotGranted
 from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.s3 import S3Connector
 from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
@@ -187,6 +187,17 @@ def test_check_maps_aws_errors(aws_env: MotoServer, code: str, status: int, auth
     assert isinstance(raised.value, ConnectorAuthError) is auth
     assert raised.value.transient is transient
     assert f"{code}: message for {code}" in raised.value.message
+
+
+def test_a_bucket_not_mapped_to_the_account_is_refused_when_read(aws_env: MotoServer, bucket: dict[str, Any]) -> None:
+    """The run checks again (CreateFlow did, but the operator's settings may have changed since)."""
+    grants = Grants(aws_resources=((ACCOUNT, "arn:aws:s3:::tenant-*"),))
+    s3 = S3Connector(Connection("s3", "S3", {}, {}, account_id=ACCOUNT, grants=grants))
+    with pytest.raises(NotGranted) as refused:
+        list(s3.extract(ExtractRequest(entity="", source_properties=props(bucket["name"], "exports"))))
+    assert refused.value.message.startswith(f"S3 bucket {bucket['name']}: account {ACCOUNT} may not use ")
+    assert "--aws-resource" in refused.value.message
+    assert bucket["name"] not in [e.name for e in s3.entities()]  # nor listed
 
 
 def test_no_credentials_is_an_auth_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

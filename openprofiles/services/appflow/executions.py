@@ -242,19 +242,18 @@ class FlowRunner:
             self._checked(run)
             outputs, dropped, size = [], [], 0
             for record in page.records:
-                unreadable = _unreadable(record)
+                data, unreadable = _encoded(record)
+                size += len(data)
                 if unreadable is not None:
-                    dropped.append(unreadable)
-                    size += len(unreadable[0].encode())
+                    dropped.append((data.decode(), unreadable))
                     continue
-                size += len(orjson.dumps(record, default=str))
                 outcome = apply(record)
                 if isinstance(outcome, Output):
                     outputs.append(outcome.record)
                 elif isinstance(outcome, Filtered):
                     continue
                 elif isinstance(outcome, Dropped):
-                    dropped.append((orjson.dumps(record, default=str).decode(), outcome.reason))
+                    dropped.append((data.decode(), outcome.reason))
                 elif isinstance(outcome, Terminated):
                     raise Invalid(f"Validation stopped the run: {outcome.reason}")
             if page.high_water and (high_water is None or page.high_water > high_water):
@@ -338,17 +337,23 @@ class FlowRunner:
         return True
 
 
-def _unreadable(record: dict[str, Any]) -> tuple[str, str] | None:
-    """(text, reason) for the dead letter of a record that cannot go through the tasks: one its
-    connector could not read, or one nested deeper than `json_depth.MAX_DEPTH`; else None."""
+def _encoded(record: dict[str, Any]) -> tuple[bytes, str | None]:
+    """A source record as JSON, and why it cannot go through the tasks (its dead letter's reason):
+    its connector could not read it, or it nests deeper than `json_depth.MAX_DEPTH`; else None."""
     if isinstance(record, UnreadableRecord):
-        return record.text, record.reason
+        return record.text.encode(), record.reason
+    try:
+        data: bytes | None = orjson.dumps(record, default=str)
+    except orjson.JSONEncodeError:  # too deep for orjson, or a value it cannot write
+        data = None
+    if data is not None and not json_depth.may_exceed(data, json_depth.MAX_DEPTH):
+        return data, None
     path = json_depth.depth_beyond(record)
     if path is None:
-        return None
+        return data if data is not None else orjson.dumps(record, default=str), None
     reason = (f"The source record is {json_depth.TooDeep(json_depth.MAX_DEPTH, path)}; records may nest "
               f"objects and arrays at most {json_depth.MAX_DEPTH} levels deep")
-    return json_depth.dumps(record), reason
+    return data if data is not None else json_depth.dumps(record).encode(), reason
 
 
 def _checkpoint_aad(execution_id: str) -> bytes:

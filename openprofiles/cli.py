@@ -212,7 +212,7 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
     """Run the service (both APIs on one port)."""
     import uvicorn
 
-    from openprofiles.http_protocol import EdgeLimits, HttpProtocol, raise_open_files_limit
+    from openprofiles.http_protocol import EdgeLimits, HttpProtocol, connections_within_open_files_limit
 
     logs.configure(log_level)
     if auth == "open":
@@ -235,8 +235,8 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
     if auth == "sigv4" and runtime.access_keys.count() == 0:
         _print_first_key(runtime.access_keys.create(DEFAULT_ACCOUNT), host, port)
     app = create_app(runtime)
-    raise_open_files_limit(max_connections)
-    protocol = HttpProtocol.configured(EdgeLimits(keep_alive_timeout, header_timeout, body_timeout, max_connections))
+    connections = connections_within_open_files_limit(max_connections)
+    protocol = HttpProtocol.configured(EdgeLimits(keep_alive_timeout, header_timeout, body_timeout, connections))
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=None, access_log=False,
                     http=protocol)

@@ -243,9 +243,9 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def raise_open_files_limit(max_connections: int) -> None:
-    """Raise the soft limit on open descriptors to the hard one; warn when it leaves no room for
-    `max_connections` client connections besides the server's own."""
+def connections_within_open_files_limit(max_connections: int) -> int:
+    """Raise the soft limit on open descriptors to the hard one; the client connections that fit
+    under it beside the server's own descriptors: `max_connections`, or fewer (with a warning)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         try:
@@ -253,6 +253,9 @@ def raise_open_files_limit(max_connections: int) -> None:
             soft = hard
         except (ValueError, OSError):
             pass
-    if soft != resource.RLIM_INFINITY and soft < max_connections + SPARE_DESCRIPTORS:
-        log.warning("at most %d open files: --max-connections %d leaves too few for the server's own "
-                    "(raise the limit, e.g. `ulimit -n`, or lower --max-connections)", soft, max_connections)
+    if soft == resource.RLIM_INFINITY or soft - SPARE_DESCRIPTORS >= max_connections:
+        return max_connections
+    fitting = max(1, soft - SPARE_DESCRIPTORS)
+    log.warning("at most %d open files: serving at most %d connections, not --max-connections %d "
+                "(raise the limit, e.g. `ulimit -n`, to serve more)", soft, fitting, max_connections)
+    return fitting

@@ -11,6 +11,8 @@ import json
 import resource
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import ClientError
 
 from openprofiles.api.dispatch import MAX_BODY, READ_AHEAD
+from openprofiles.http_protocol import SPARE_DESCRIPTORS
 from tests.harness import Credentials, Server, sign_request
 
 KEEP_ALIVE = 1.0
@@ -199,6 +203,53 @@ def test_connections_past_the_cap_are_closed_at_once_and_others_served_after(
         for sock in socks:
             sock.close()
     assert "--max-connections" in (srv.data_dir / f"server-{srv.port}.log").read_text()
+
+
+def test_slow_connections_do_not_exhaust_descriptors_under_a_low_limit(tmp_path: Path) -> None:
+    """A server allowed 300 open files, and 300 connections that never finish their head: the cap
+    shrinks to what fits (300 less SPARE_DESCRIPTORS), the rest are closed at once, the server keeps
+    its descriptors, and once the header timeout cuts the slow ones it serves again."""
+    limit = 300
+    cap = limit - SPARE_DESCRIPTORS
+    srv = Server(tmp_path, None, auth="open", args=("--keep-alive-timeout", "1", "--header-timeout", "2"))
+    log = tmp_path / "limited.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "openprofiles", "serve", "--port", str(srv.port), "--auth", "open",
+             "--log-level", "warning", *srv.storage_args(), *srv.args],
+            stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+        socks: list[socket.socket] = []
+        try:
+            _wait_healthy(srv, process)
+            assert f"serving at most {cap} connections" in log.read_text()
+            for _ in range(limit):
+                sock = _connect(srv)
+                sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nX-Slow: ".encode())
+                socks.append(sock)
+            at_once = _wait_closed(socks, 0.5)
+            assert len(at_once) >= limit - cap
+            assert _open_files(process.pid) < limit
+            held = [s for s in socks if s not in at_once]
+            assert len(_wait_closed(held, 2 + SLACK)) == len(held)
+            assert httpx.get(srv.endpoint + "/health", timeout=5).status_code == 200
+        finally:
+            for sock in socks:
+                sock.close()
+            process.terminate()
+            process.wait(10)
+
+
+def _wait_healthy(srv: Server, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            if httpx.get(srv.endpoint + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not become healthy")
 
 
 def test_the_soft_open_files_limit_is_raised_to_the_hard_one(server: tuple[Server, Credentials]) -> None:

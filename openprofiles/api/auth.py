@@ -161,8 +161,7 @@ def _canonical_head(
     )
 
 
-@dataclass(frozen=True)
-class _Signature:
+class _Signature(NamedTuple):
     """A request's claimed signature and all it covers but the payload hash."""
 
     key: bytes
@@ -252,8 +251,7 @@ def _signing_time(header_map: dict[str, str]) -> tuple[datetime, str]:
     raise AuthFailed("The request must carry a valid X-Amz-Date header (YYYYMMDDTHHMMSSZ) or Date header")
 
 
-@dataclass(frozen=True)
-class SignedHead:
+class SignedHead(NamedTuple):
     """A signed request whose head passed every check that needs no key."""
 
     scope: Scope
@@ -265,6 +263,8 @@ class SignedHead:
 class BodyCheck:
     """What a request's body still has to settle once its head is authenticated: feed the body to
     `update` as it arrives, then `finish` answers the caller or raises AuthFailed."""
+
+    __slots__ = ("_declared_hash", "_hash", "_signature", "caller")
 
     def __init__(self, caller: Caller, declared_hash: str | None = None, signature: _Signature | None = None) -> None:
         self.caller = caller

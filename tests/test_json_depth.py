@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -13,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openprofiles import json_depth
-from openprofiles.connectors.base import UnreadableRecord
-from openprofiles.connectors.tabular import CHUNK, _json_records
+from openprofiles.connectors.base import ExtractRequest, UnreadableRecord
+from openprofiles.connectors.tabular import CHUNK, SourceFile, _json_records, extract_pages
 from openprofiles.connectors.values import plain
 from openprofiles.json_depth import MAX_DEPTH, TooDeep
 
@@ -57,7 +60,7 @@ def test_depth_beyond_agrees_with_the_recursive_definition(value: Any, limit: in
     if path is not None:
         inner = value
         for step in path:
-            inner = inner[step] if isinstance(inner, dict) else inner[step - 1]
+            inner = inner[step] if isinstance(inner, dict) else inner[int(step) - 1]
         assert isinstance(inner, dict | list)
         assert len(path) == limit
 
@@ -127,3 +130,19 @@ def test_plain_leaves_a_container_too_deep_as_it_is() -> None:
     value = nested(2000)
     assert plain(value) is value
     assert plain({"a": [1, {"b": 2}]}) == {"a": [1, {"b": 2}]}
+
+
+def test_an_incremental_read_by_record_time_delivers_a_record_too_deep_to_decode() -> None:
+    """Its modification field cannot be read, so no window skips it (nor does it move the high-water mark)."""
+    since = datetime(2026, 1, 2, tzinfo=UTC)
+    text = "\n".join([json.dumps({"id": 1, "updated": "2026-01-01T00:00:00Z"}), nested_text(VERY_DEEP),
+                      json.dumps({"id": 3, "updated": "2026-01-03T00:00:00Z"})])
+
+    @contextmanager
+    def open_file(_: SourceFile) -> Iterator[io.BufferedReader]:
+        yield io.BufferedReader(io.BytesIO(text.encode()))
+
+    request = ExtractRequest(entity="f", since=since, modified_field="updated")
+    (page,) = extract_pages([SourceFile("f.jsonl", since)], open_file, request)
+    assert [type(r).__name__ for r in page.records] == ["UnreadableRecord", "dict"]
+    assert page.high_water == datetime(2026, 1, 3, tzinfo=UTC)

@@ -340,9 +340,12 @@ def extract_pages(files: Iterable[SourceFile], open_file: Opener, request: Extra
                 if number <= skip:
                     continue
                 position = {"key": file.key, "line": number}
-                moment = _record_time(record, by_record, file.key, number) if by_record else file.modified
-                if by_record and not _within(moment, request):
-                    continue
+                if isinstance(record, UnreadableRecord):  # its time is unknown: delivered, to be a dead letter
+                    moment = None if by_record else file.modified
+                else:
+                    moment = _record_time(record, by_record, file.key, number) if by_record else file.modified
+                    if by_record and not _within(moment, request):
+                        continue
                 records.append(record)
                 high = later(high, moment)
                 if len(records) >= request.page_size:

@@ -160,7 +160,9 @@ def s3_source(n: int, page_size: int) -> Iterator[tuple[Connector, ExtractReques
         client = moto.client("s3")
         client.create_bucket(Bucket=bucket)
         client.put_object(Bucket=bucket, Key="bench/customers.jsonl", Body=jsonl(n))
-        connector = S3Connector(Connection("s3", "S3", {}, {}))
+        # The operator maps the benchmark's bucket to the account (the server's own credentials read it).
+        connector = S3Connector(Connection("s3", "S3", {}, {}, account_id="000000000000", grants=Grants(
+            aws_resources=(("000000000000", f"arn:aws:s3:::{bucket}"),))))
         connector.check()
         yield connector, ExtractRequest(entity="", page_size=page_size, source_properties={
             "bucketName": bucket, "bucketPrefix": "bench", "s3InputFormatConfig": {"s3InputFileType": "JSON"}})

@@ -17,6 +17,8 @@ from tests.harness import IN_CI, Credentials, MotoServer, PostgresCluster, Serve
 BACKENDS = ["sqlite", "postgresql"]
 #: The operator setting that lets connectors reach the tests' fake vendor servers (on loopback).
 FAKE_VENDOR_HOSTS = ("--allow-connector-host", "127.0.0.1")
+#: The operator setting that lets the tests' default account read every S3 bucket with the server's credentials.
+ANY_BUCKET = ("--aws-resource", "000000000000=arn:aws:s3:::*")
 
 
 @pytest.fixture(scope="session")
@@ -119,10 +121,10 @@ def files_dir(files_root: Path) -> Path:
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server per test module and backend (tests use unique resource names); its Files connector
-    may read `files_root`."""
+    may read `files_root`, and its default account any S3 bucket."""
     files = ("--files-root", str(request.getfixturevalue("files_root")))
     with live_server(request, tmp_path_factory.mktemp(f"live-{request.param}"),
-                     args=(*FAKE_VENDOR_HOSTS, *files)) as server:
+                     args=(*FAKE_VENDOR_HOSTS, *files, *ANY_BUCKET)) as server:
         yield server
 
 

@@ -201,7 +201,6 @@ class FlowService:
             )
         self._check_properties("sourceFlowConfig.sourceConnectorProperties", source["sourceConnectorProperties"],
                                key, f"the source connectorType {connector_type}")
-        self.check_source(ctx, definition)
         destinations = definition["destinationFlowConfigList"]
         if len(destinations) != 1:
             raise Invalid(f"destinationFlowConfigList must hold exactly one destination, not {len(destinations)}")
@@ -218,6 +217,7 @@ class FlowService:
         compile_tasks(definition["tasks"], connector_type)
         self._check_trigger(definition["triggerConfig"])
         self._check_profiles(ctx, source, destination)
+        self.check_source(ctx, definition)
 
     def check_source(self, ctx: RequestContext, definition: Mapping[str, Any]) -> None:
         """The account may read the flow's S3 source bucket (CreateFlow, UpdateFlow, StartFlow); Invalid

@@ -40,7 +40,7 @@ from openprofiles.connectors.base import (
     Page,
     RecordFilter,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, shorten
 from openprofiles.connectors.times import parse_instant
 
 LEADS = "leads"
@@ -136,14 +136,14 @@ def _describe_error(response: Any) -> str:
     try:
         body = response.json()
     except ValueError:
-        return str(response.text[:300]).strip() or str(response.reason_phrase)
+        return shorten(response.text) or str(response.reason_phrase)
     if isinstance(body, dict):
         if body.get("errors"):
             return "; ".join(f"{e.get('code')} {e.get('message')}" for e in body["errors"])
         for key in ("error_description", "error", "message"):
             if body.get(key):
-                return str(body[key])
-    return str(body)[:300]
+                return shorten(str(body[key]))
+    return shorten(str(body))
 
 
 class MarketoConnector(Connector):
@@ -165,13 +165,14 @@ class MarketoConnector(Connector):
     def api(self) -> VendorApi:
         """The REST client (Bearer token)."""
         base = str(self.connection.properties.get("instanceUrl") or "")
-        return VendorApi("Marketo", base, auth=self._bearer, describe_error=_describe_error)
+        return VendorApi("Marketo", base, egress=self.connection.grants, auth=self._bearer,
+                         describe_error=_describe_error)
 
     @cached_property
     def identity(self) -> VendorApi:
         """The identity service's client (no token), on the same instance."""
         base = str(self.connection.properties.get("instanceUrl") or "")
-        return VendorApi("Marketo", base, describe_error=_describe_error)
+        return VendorApi("Marketo", base, egress=self.connection.grants, describe_error=_describe_error)
 
     def _new_token(self) -> str:
         """A fresh access token from the identity service."""
@@ -206,7 +207,7 @@ class MarketoConnector(Connector):
                 return body
             errors = body.get("errors") or [{"code": "?", "message": "success is false"}]
             codes = {str(e.get("code")) for e in errors}
-            text = f"Marketo {path}: " + "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors)
+            text = f"Marketo {path}: " + shorten("; ".join(f"{e.get('code')} {e.get('message')}" for e in errors))
             if codes & TOKEN_CODES and not renewed:
                 self._bearer.access_token = self._new_token()
                 renewed = True
@@ -369,5 +370,5 @@ def _checkpoint(value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
 
 def _describe_error_body(body: Any) -> str:
     if isinstance(body, dict):
-        return str(body.get("error_description") or body.get("error") or body)[:300]
-    return str(body)[:300]
+        return shorten(str(body.get("error_description") or body.get("error") or body))
+    return shorten(str(body))

@@ -46,7 +46,7 @@ from openprofiles.connectors.base import (
     NotGranted,
     Page,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, shorten
 
 API_VERSION = "v60.0"
 DATA = f"/services/data/{API_VERSION}"
@@ -193,11 +193,12 @@ class SalesforceConnector(Connector):
         return None
 
     def _fetch_token(self, form: dict[str, str]) -> str:
-        token_api = VendorApi("Salesforce", self.instance_url, describe_error=describe_error, sleep=self.sleep)
+        token_api = VendorApi("Salesforce", self.instance_url, egress=self.connection.grants,
+                              describe_error=describe_error, sleep=self.sleep)
         try:
             body = token_api.json("POST", TOKEN_PATH, data=form)
         except ConnectorError as error:
-            if error.transient:
+            if error.transient or isinstance(error, NotGranted):
                 raise
             raise ConnectorAuthError(f"Salesforce refused a new access token: {error.message}") from None
         finally:
@@ -214,7 +215,8 @@ class SalesforceConnector(Connector):
             raise ConnectorAuthError("Salesforce credentials need accessToken, or a refreshToken, "
                                      "CLIENT_CREDENTIALS or JWT_BEARER grant to get one")
         refresh = (lambda: self._fetch_token(grant)) if grant is not None else None
-        return VendorApi("Salesforce", self.instance_url, auth=RefreshingBearer(token, refresh),
+        return VendorApi("Salesforce", self.instance_url, egress=self.connection.grants,
+                         auth=RefreshingBearer(token, refresh),
                          describe_error=describe_error, classify=classify, sleep=self.sleep)
 
     # Metadata.
@@ -399,7 +401,8 @@ class SalesforceConnector(Connector):
             if state == "JobComplete":
                 return
             if state in ("Failed", "Aborted"):
-                raise ConnectorError(f"Salesforce Bulk API query job {job_id} {state}: {job.get('errorMessage', '')}")
+                raise ConnectorError(f"Salesforce Bulk API query job {job_id} {state}: "
+                                     f"{shorten(str(job.get('errorMessage', '')))}")
             self.sleep(wait)
             wait = min(self.max_poll, wait * 2)
 

@@ -96,7 +96,7 @@ class ServiceNowConnector(Connector):
 
     @cached_property
     def api(self) -> VendorApi:
-        return VendorApi("ServiceNow", self.base_url, auth=self._auth(), headers={"Accept": "application/json"},
+        return VendorApi("ServiceNow", self.base_url, egress=self.connection.grants, auth=self._auth(), headers={"Accept": "application/json"},
                          describe_error=describe_servicenow_error)
 
     def _auth(self) -> httpx.Auth:
@@ -112,7 +112,8 @@ class ServiceNowConnector(Connector):
 
     def _refresher(self, oauth: dict[str, Any]) -> Any:
         state = {"refresh_token": str(oauth["refreshToken"])}
-        tokens = VendorApi("ServiceNow", self.base_url, describe_error=describe_servicenow_error)
+        tokens = VendorApi("ServiceNow", self.base_url, egress=self.connection.grants,
+                           describe_error=describe_servicenow_error)
 
         def refresh() -> str:
             body = tokens.json("POST", TOKEN_PATH, data={

@@ -27,7 +27,7 @@ from openprofiles.connectors.base import (
     ExtractRequest,
     Page,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, shorten
 from openprofiles.connectors.times import in_window, parse_instant
 
 #: Slack error codes meaning the token is not (or no longer) accepted.
@@ -119,8 +119,8 @@ def _slack_error(response: Any) -> str:
     try:
         body = response.json()
     except ValueError:
-        return str(response.text[:300]).strip() or str(response.reason_phrase)
-    return str(body.get("error") or body) if isinstance(body, dict) else str(body)[:300]
+        return shorten(response.text) or str(response.reason_phrase)
+    return shorten(str(body.get("error") or body) if isinstance(body, dict) else str(body))
 
 
 def _channel(entity: str) -> str:
@@ -162,7 +162,7 @@ class SlackConnector(Connector):
                 "OAuth exchange); OpenProfiles does not exchange oAuthRequest codes"
             )
         return VendorApi("Slack", str(self.connection.properties.get("instanceUrl") or ""),
-                         auth=RefreshingBearer(str(token)), describe_error=_slack_error)
+                         egress=self.connection.grants, auth=RefreshingBearer(str(token)), describe_error=_slack_error)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         """One Web API method's answer; its `ok: false` errors raised as connector errors."""
@@ -170,7 +170,7 @@ class SlackConnector(Connector):
         if not isinstance(body, dict):
             raise ConnectorError(f"Slack {method}: the answer is not a JSON object")
         if not body.get("ok"):
-            code = str(body.get("error") or "unknown_error")
+            code = shorten(str(body.get("error") or "unknown_error"))
             text = f"Slack {method}: {code}"
             if code in AUTH_ERRORS:
                 raise ConnectorAuthError(text)

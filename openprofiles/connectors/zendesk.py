@@ -170,7 +170,7 @@ class ZendeskConnector(Connector):
                 "Zendesk: the connector profile needs an OAuth accessToken (an authorization code is not "
                 "exchanged by OpenProfiles)")
         return VendorApi("Zendesk", str(self.connection.properties.get("instanceUrl") or ""),
-                         auth=RefreshingBearer(str(token)), describe_error=describe_zendesk_error)
+                         egress=self.connection.grants, auth=RefreshingBearer(str(token)), describe_error=describe_zendesk_error)
 
     def check(self) -> None:
         self.api.get_json("/api/v2/users/me.json")

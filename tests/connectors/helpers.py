@@ -9,6 +9,10 @@ from itertools import islice
 from typing import Any
 
 from openprofiles.connectors.base import Connector, ExtractRequest, Page
+from openprofiles.connectors.grants import Grants
+
+#: The operator setting that lets connectors reach the fake vendor servers (on loopback).
+FAKE_VENDOR_GRANTS = Grants(connector_hosts=("127.0.0.1",))
 
 
 def records(pages: list[Page]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from openprofiles.connectors.base import (
     RecordFilter,
 )
 from openprofiles.connectors.marketo import MarketoConnector, flatten_activity
-from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.connectors.helpers import FAKE_VENDOR_GRANTS, assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.marketo import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -52,7 +52,8 @@ def marketo() -> Iterator[tuple[FakeMarketo, str]]:
 
 def connector(url: str, secret: str = CLIENT_SECRET, **credentials: Any) -> MarketoConnector:
     made = MarketoConnector(Connection("mkto", "Marketo", {"instanceUrl": url},
-                                       {"clientId": CLIENT_ID, "clientSecret": secret, **credentials}))
+                                       {"clientId": CLIENT_ID, "clientSecret": secret, **credentials},
+                                       grants=FAKE_VENDOR_GRANTS))
     made.api.sleep = made.identity.sleep = lambda _: None
     return made
 
@@ -68,7 +69,7 @@ def test_check_gets_a_token_and_bad_credentials_are_auth_errors(marketo: tuple[F
     with pytest.raises(ConnectorAuthError, match="HTTP 401: Bad client credentials"):
         connector(url, "wrong").check()
     with pytest.raises(ConnectorAuthError, match="needs clientId and clientSecret"):
-        MarketoConnector(Connection("m", "Marketo", {"instanceUrl": url}, {})).check()
+        MarketoConnector(Connection("m", "Marketo", {"instanceUrl": url}, {}, grants=FAKE_VENDOR_GRANTS)).check()
 
 
 def test_a_stale_access_token_is_replaced_once(marketo: tuple[FakeMarketo, str]) -> None:
@@ -85,7 +86,8 @@ def test_tokens_are_renewed_before_they_expire(marketo: tuple[FakeMarketo, str])
     fake, url = marketo
     now = [0.0]
     marketo_connector = MarketoConnector(
-        Connection("m", "Marketo", {"instanceUrl": url}, {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}),
+        Connection("m", "Marketo", {"instanceUrl": url}, {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET},
+                   grants=FAKE_VENDOR_GRANTS),
         clock=lambda: now[0])
     marketo_connector.check()
     now[0] = 3600 - 30  # within a minute of expires_in

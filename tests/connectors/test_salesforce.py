@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, Page
-from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.salesforce import SalesforceConnector
 from openprofiles.flows.tasks import Output, compile_tasks
-from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.connectors.helpers import FAKE_VENDOR_GRANTS, assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.salesforce import (
     BASE_TIME,
     CLIENT_ID,
@@ -46,7 +46,7 @@ SECRETS = (("000000000000", "arn:aws:secretsmanager:*:123456789012:secret:*"),)
 
 def connector(url: str, waits: list[float] | None = None, **credentials: Any) -> SalesforceConnector:
     found = SalesforceConnector(Connection("sf", "Salesforce", {"instanceUrl": url}, credentials or {"accessToken": TOKEN},
-                                           account_id="000000000000", grants=Grants(aws_resources=SECRETS)),
+                                           account_id="000000000000", grants=replace(FAKE_VENDOR_GRANTS, aws_resources=SECRETS)),
                                 sleep=(waits if waits is not None else []).append)
     found.poll_interval = 0.01
     return found
@@ -84,7 +84,7 @@ def test_check_accepts_the_token_and_refuses_a_bad_one(url: str) -> None:
     with pytest.raises(ConnectorAuthError, match="CLIENT_CREDENTIALS needs clientCredentialsArn"):
         connector(url, refreshToken=REFRESH_TOKEN, oAuth2GrantType="CLIENT_CREDENTIALS").check()
     with pytest.raises(ConnectorAuthError, match="need accessToken"):
-        SalesforceConnector(Connection("sf", "Salesforce", {"instanceUrl": url}, {})).check()
+        SalesforceConnector(Connection("sf", "Salesforce", {"instanceUrl": url}, {}, grants=FAKE_VENDOR_GRANTS)).check()
 
 
 def test_an_expired_token_is_refreshed_once(url: str, fake: FakeSalesforce, secret_arn: str) -> None:

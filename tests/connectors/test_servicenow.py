@@ -12,7 +12,7 @@ import pytest
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, RecordFilter
 from openprofiles.connectors.servicenow import ServiceNowConnector, pushed_condition
-from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.connectors.helpers import FAKE_VENDOR_GRANTS, assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.server import serving
 from tests.fakes.servicenow import CLIENT, START, USER, FakeServiceNow, make_user, stamp, sys_id
 from tests.live_flows import (
@@ -37,12 +37,12 @@ def instance() -> Iterator[Served]:
 
 def basic(url: str, password: str = USER[1]) -> ServiceNowConnector:
     return ServiceNowConnector(Connection("sn", "Servicenow", {"instanceUrl": url},
-                                          {"username": USER[0], "password": password}))
+                                          {"username": USER[0], "password": password}, grants=FAKE_VENDOR_GRANTS))
 
 
 def oauth(url: str, **tokens: str) -> ServiceNowConnector:
     credentials = {"oAuth2Credentials": {"clientId": CLIENT[0], "clientSecret": CLIENT[1], **tokens}}
-    return ServiceNowConnector(Connection("sn", "Servicenow", {"instanceUrl": url}, credentials))
+    return ServiceNowConnector(Connection("sn", "Servicenow", {"instanceUrl": url}, credentials, grants=FAKE_VENDOR_GRANTS))
 
 
 def user_names(pages: list[Any]) -> list[str]:
@@ -63,7 +63,7 @@ def test_basic_auth_is_checked(instance: Served) -> None:
     with pytest.raises(ConnectorAuthError, match="HTTP 401: User Not Authenticated: Required to provide Auth"):
         basic(url, "wrong").check()
     with pytest.raises(ConnectorAuthError, match="username and password"):
-        ServiceNowConnector(Connection("sn", "Servicenow", {"instanceUrl": url}, {})).check()
+        ServiceNowConnector(Connection("sn", "Servicenow", {"instanceUrl": url}, {}, grants=FAKE_VENDOR_GRANTS)).check()
 
 
 def test_an_expired_access_token_is_refreshed_once(instance: Served) -> None:

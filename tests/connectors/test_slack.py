@@ -11,7 +11,7 @@ import pytest
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest
 from openprofiles.connectors.slack import SlackConnector, flatten_user, slack_ts
-from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.connectors.helpers import FAKE_VENDOR_GRANTS, assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.server import serving
 from tests.fakes.slack import START, TOKEN, FakeSlack, make_app, make_message, make_user
 from tests.live_flows import (
@@ -39,7 +39,7 @@ def connector(url: str, token: str | None = TOKEN) -> SlackConnector:
     credentials: dict[str, Any] = {"clientId": "id", "clientSecret": "secret"}
     if token:
         credentials["accessToken"] = token
-    made = SlackConnector(Connection("slack", "Slack", {"instanceUrl": url}, credentials))
+    made = SlackConnector(Connection("slack", "Slack", {"instanceUrl": url}, credentials, grants=FAKE_VENDOR_GRANTS))
     made.api.sleep = lambda _: None  # Retry-After waits are not slept in tests
     return made
 
@@ -64,7 +64,7 @@ def test_check_passes_with_the_token_and_fails_as_auth_error_without(slack: tupl
     with pytest.raises(ConnectorAuthError, match=r"Slack auth\.test: invalid_auth"):
         connector(url, "xoxb-wrong").check()
     with pytest.raises(ConnectorAuthError, match="needs accessToken"):
-        SlackConnector(Connection("slack", "Slack", {"instanceUrl": url}, {"clientId": "i"})).check()
+        SlackConnector(Connection("slack", "Slack", {"instanceUrl": url}, {"clientId": "i"}, grants=FAKE_VENDOR_GRANTS)).check()
 
 
 def test_other_errors_are_terminal_with_the_code(slack: tuple[FakeSlack, str]) -> None:

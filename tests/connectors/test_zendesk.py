@@ -12,7 +12,7 @@ import pytest
 
 from openprofiles.connectors.base import Connection, ConnectorAuthError, ConnectorError, ExtractRequest, RecordFilter
 from openprofiles.connectors.zendesk import ZendeskConnector
-from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.connectors.helpers import FAKE_VENDOR_GRANTS, assert_resumes, peak_memory_of_extraction, records
 from tests.fakes.server import serving
 from tests.fakes.zendesk import START, TOKEN, FakeZendesk, iso
 from tests.live_flows import (
@@ -36,7 +36,7 @@ def zendesk() -> Iterator[Served]:
 
 def connector(url: str, token: str | None = TOKEN) -> ZendeskConnector:
     credentials = {"clientId": "client", "clientSecret": "secret", **({"accessToken": token} if token else {})}
-    return ZendeskConnector(Connection("zd", "Zendesk", {"instanceUrl": url}, credentials))
+    return ZendeskConnector(Connection("zd", "Zendesk", {"instanceUrl": url}, credentials, grants=FAKE_VENDOR_GRANTS))
 
 
 def ids(pages: list[Any]) -> list[int]:

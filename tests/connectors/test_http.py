@@ -4,8 +4,6 @@ the egress policy with real sockets on loopback (refused addresses are never con
 from __future__ import annotations
 
 import ipaddress
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,7 +29,7 @@ from openprofiles.connectors.http import (
     retry_after,
 )
 from tests.connectors.helpers import FAKE_VENDOR_GRANTS
-from tests.fakes.server import free_port, serving
+from tests.fakes.server import Listener, banner_service, free_port, serving
 
 calls: dict[str, int] = {}
 
@@ -227,27 +225,6 @@ def test_public_addresses(text: str) -> None:
 NOTHING = Grants()
 
 
-class Listener:
-    """A TCP socket listening on `host`, to show that nothing connected to it."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.sock.bind((host, 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-
-    def contacted(self) -> bool:
-        try:
-            self.sock.accept()[0].close()
-        except TimeoutError:
-            return False
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
     found = Listener()
@@ -328,35 +305,13 @@ def test_redirects_to_refused_hosts_are_not_followed(base_url: str) -> None:
     assert api(base_url, []).get_json("/hop") == {"host": base_url.split("//")[1]}  # same host: followed
 
 
-def banner_server(stop: threading.Event) -> int:
-    """A port with a non-HTTP service on it: it writes a banner and hangs up."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    sock.settimeout(0.1)
-
-    def serve() -> None:
-        with sock:
-            while not stop.is_set():
-                try:
-                    conn, _ = sock.accept()
-                except TimeoutError:
-                    continue
-                with conn:
-                    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-
-    threading.Thread(target=serve, daemon=True).start()
-    return int(sock.getsockname()[1])
-
-
 def test_closed_and_open_ports_fail_alike() -> None:
-    stop = threading.Event()
-    try:
-        messages = []
-        for port in (banner_server(stop), free_port()):
+    messages = []
+    with banner_service() as open_port:
+        for port in (open_port, free_port()):
             with pytest.raises(ConnectorError) as raised:
                 api(f"http://127.0.0.1:{port}", [], max_attempts=2).get_json("/x")
             messages.append(raised.value.message.replace(str(port), "PORT"))
-    finally:
-        stop.set()
     assert messages[0] == messages[1] == ("Vendor GET /x: could not reach 127.0.0.1:PORT: connection failed "
                                           "(gave up after 2 attempts)")
 

@@ -27,6 +27,7 @@ from openprofiles.api.events import FlowEventsEndpoint
 from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
 from openprofiles.connectors.grants import Grants
+from openprofiles.connectors.http import EgressPolicy
 from openprofiles.connectors.registry import ConnectorRegistry
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
@@ -122,6 +123,10 @@ def grants_for(settings: Settings) -> Grants:
         if not path.is_absolute():
             raise SettingsError(f"--singer-tap {name}: {path} is not an absolute path")
     resources = tuple(pairs("--aws-resource", (value,)).popitem() for value in settings.aws_resources)
+    try:
+        EgressPolicy.of(Grants(connector_hosts=settings.connector_hosts))
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
     return Grants(
         files_roots=_files_roots(settings),
         sql_connections=pairs("--sql-connection", settings.sql_connections),

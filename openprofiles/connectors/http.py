@@ -30,6 +30,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import random
+import re
 import socket
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -49,6 +50,7 @@ ERROR_TEXT_LIMIT = 200
 MAX_REDIRECTS = 5
 EGRESS_SETTING = "--allow-connector-host / OPENPROFILES_ALLOW_CONNECTOR_HOSTS"
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -105,7 +107,7 @@ class EgressPolicy:
             try:
                 networks.append(ipaddress.ip_network(text, strict=False))
             except ValueError:
-                if not text or "/" in text or ":" in text or any(c.isspace() for c in text):
+                if not HOST_NAME.fullmatch(text):
                     raise ValueError(f"--allow-connector-host {entry!r}: not a host name, address or CIDR network"
                                      ) from None
                 hosts.add(text)

@@ -9,6 +9,7 @@ another loopback address, reports closed and open ports alike and cuts vendor er
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from starlette.routing import Route
 
 from tests.conftest import LiveServer, live_server
 from tests.fakes.server import Listener, banner_service, free_port, serving
+from tests.harness import cli
 from tests.live_flows import create_profile
 
 #: Each HTTP connector type with credentials that pass the API's validation.
@@ -161,3 +163,8 @@ def test_the_allow_list_is_the_operators(cidr: LiveServer, vendor: str, unique: 
     appflow = cidr.client("appflow")
     create_profile(appflow, unique, "Slack", {"instanceUrl": vendor}, CONNECTORS["Slack"])
     assert "127.0.0.9 is not a public address" in refusal(appflow, f"{unique}x", "Slack", "http://127.0.0.9:1")
+
+
+def test_a_malformed_allow_list_entry_stops_the_server(tmp_path: Path) -> None:
+    out = cli("serve", "--data-dir", str(tmp_path), "--allow-connector-host", "10.0.0.0/33", check=False)
+    assert out.returncode != 0 and "--allow-connector-host '10.0.0.0/33': not a host name" in out.stderr

@@ -270,7 +270,7 @@ def test_the_operator_allows_hosts_addresses_and_networks(base_url: str) -> None
         url = base_url if hosts != ("localhost",) else f"http://localhost:{port}"
         assert VendorApi("Vendor", url, egress=egress).get_json("/host-header")["host"] == url.split("//")[1]
     refused(base_url, Grants(connector_hosts=("10.0.0.0/8", "127.0.0.2", "vendor.test")))
-    for malformed in ("10.0.0.0/33", "a b", "http://x", ""):
+    for malformed in ("10.0.0.0/33", "a b", "http://x", "", "a,b", "-x.example", "*.example.com"):
         with pytest.raises(ValueError, match="--allow-connector-host"):
             EgressPolicy.of(Grants(connector_hosts=(malformed,)))
 

@@ -41,6 +41,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from openprofiles import json_depth
 from openprofiles.connectors.base import ConnectorAuthError, ConnectorError, NotGranted
 from openprofiles.connectors.grants import Grants
 
@@ -204,10 +205,16 @@ def shorten(text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
 Classify = Callable[[httpx.Response, str], ConnectorError | None]
 
 
+def response_json(response: httpx.Response) -> Any:
+    """A response's JSON, decoded without recursion (a ValueError when it is not JSON or nests past
+    orjson's 1,024 levels; the flow run holds each record to the API's cap)."""
+    return json_depth.loads(response.content, limit=None)
+
+
 def default_describe_error(response: httpx.Response) -> str:
     """A short text for an error response: its JSON `message`/`error`, else the start of the body."""
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return shorten(response.text) or response.reason_phrase
     if isinstance(body, list) and body:
@@ -358,6 +365,6 @@ class VendorApi:
         if not response.content:
             return None
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             raise ConnectorError(f"{self.vendor} {method} {url}: the answer is not JSON") from None

@@ -40,7 +40,7 @@ from openprofiles.connectors.base import (
     Page,
     RecordFilter,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi, shorten
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, response_json, shorten
 from openprofiles.connectors.times import parse_instant
 
 LEADS = "leads"
@@ -134,7 +134,7 @@ class Window:
 
 def _describe_error(response: Any) -> str:
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return shorten(response.text) or str(response.reason_phrase)
     if isinstance(body, dict):

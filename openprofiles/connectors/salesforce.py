@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from openprofiles import json_depth
 from openprofiles.aws_access import AwsAccessRefused
 from openprofiles.connectors import soql
 from openprofiles.connectors.base import (
@@ -46,7 +46,7 @@ from openprofiles.connectors.base import (
     NotGranted,
     Page,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, shorten
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, response_json, shorten
 
 API_VERSION = "v60.0"
 DATA = f"/services/data/{API_VERSION}"
@@ -65,7 +65,7 @@ LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 def describe_error(response: httpx.Response) -> str:
     """Salesforce's words: `errorCode: message` from a REST error list, `error: description` from OAuth."""
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return default_describe_error(response)
     if isinstance(body, list) and body and all(isinstance(item, dict) for item in body):
@@ -80,7 +80,7 @@ def classify(response: httpx.Response, text: str) -> ConnectorError | None:
     if response.status_code != 403:
         return None
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return None
     if isinstance(body, list) and any(isinstance(item, dict) and item.get("errorCode") == LIMIT_EXCEEDED
@@ -161,7 +161,7 @@ class SalesforceConnector(Connector):
         except AwsAccessRefused as refused:
             raise NotGranted(f"clientCredentialsArn: {refused.message}") from None
         try:
-            secret = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+            secret = json_depth.loads(client.get_secret_value(SecretId=arn)["SecretString"])
         except (BotoCoreError, ClientError, KeyError, ValueError) as error:
             raise ConnectorAuthError(f"clientCredentialsArn {arn}: {error}") from None
         if not isinstance(secret, dict) or not secret.get("clientId"):

@@ -34,7 +34,7 @@ from openprofiles.connectors.base import (
     Page,
     RecordFilter,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, response_json
 from openprofiles.connectors.times import in_window, parse_instant, utc
 
 TABLE_API = "/api/now/table"
@@ -75,7 +75,7 @@ _UPPER = {"LESS_THAN": "<", "LESS_THAN_OR_EQUAL_TO": "<="}
 def describe_servicenow_error(response: httpx.Response) -> str:
     """ServiceNow's `{"error": {"message", "detail"}, "status": "failure"}` as "message: detail"."""
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return default_describe_error(response)
     error = body.get("error") if isinstance(body, dict) else None

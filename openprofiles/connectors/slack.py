@@ -27,7 +27,7 @@ from openprofiles.connectors.base import (
     ExtractRequest,
     Page,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi, shorten
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, response_json, shorten
 from openprofiles.connectors.times import in_window, parse_instant
 
 #: Slack error codes meaning the token is not (or no longer) accepted.
@@ -117,7 +117,7 @@ def slack_ts(moment: datetime) -> str:
 
 def _slack_error(response: Any) -> str:
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return shorten(response.text) or str(response.reason_phrase)
     return shorten(str(body.get("error") or body) if isinstance(body, dict) else str(body))

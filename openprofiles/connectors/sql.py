@@ -11,7 +11,6 @@ filters pushed into WHERE where SQL means exactly the same. docs/connectors/sql.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from openprofiles import json_depth
 from openprofiles.connectors.base import (
     Connector,
     ConnectorAuthError,
@@ -101,7 +101,7 @@ class SqlConnector(Connector):
         if not raw:
             return {}
         try:
-            queries = json.loads(raw) if isinstance(raw, str) else raw
+            queries = json_depth.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
             queries = None
         if not isinstance(queries, dict) or not all(isinstance(v, str) and v.strip() for v in queries.values()):

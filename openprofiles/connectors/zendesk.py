@@ -30,7 +30,7 @@ from openprofiles.connectors.base import (
     ExtractRequest,
     Page,
 )
-from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error
+from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, response_json
 from openprofiles.connectors.times import in_window, parse_instant, utc
 
 #: Most records a list page (cursor pagination) and an incremental export page may hold.
@@ -144,7 +144,7 @@ RESOURCES: dict[str, Resource] = {
 def describe_zendesk_error(response: httpx.Response) -> str:
     """Zendesk's `{"error": ..., "description": ...}` as "error: description"."""
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return default_describe_error(response)
     if isinstance(body, dict) and isinstance(body.get("error"), str):

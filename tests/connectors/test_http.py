@@ -80,6 +80,17 @@ async def long_error(request: Request) -> Response:
     return PlainTextResponse("x" * 5000, 400)
 
 
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+async def deep_error(request: Request) -> Response:
+    return Response(DEEP, 400, media_type="application/json")
+
+
+async def deep_answer(request: Request) -> Response:
+    return Response(DEEP, 200, media_type="application/json")
+
+
 async def host_header(request: Request) -> Response:
     return JSONResponse({"host": request.headers["host"]})
 
@@ -93,7 +104,7 @@ app = Starlette(routes=[
     Route("/flaky", flaky), Route("/busy", always_busy), Route("/far", far_future), Route("/missing", not_found),
     Route("/denied", forbidden), Route("/secured", secured), Route("/quota", over_quota),
     Route("/quota-busy", always_busy), Route("/long-error", long_error), Route("/host-header", host_header),
-    Route("/hop", hop),
+    Route("/hop", hop), Route("/deep-error", deep_error), Route("/deep", deep_answer),
 ])
 
 
@@ -134,6 +145,16 @@ def test_4xx_is_terminal_with_the_vendors_message(base_url: str) -> None:
         api(base_url, []).get_json("/missing")
     assert not raised.value.transient
     assert raised.value.message == "Vendor GET /missing: HTTP 404: The requested resource does not exist"
+
+
+def test_json_nested_past_any_limit_is_an_error_not_a_crash(base_url: str) -> None:
+    """Python's json recurses and raises RecursionError (no ValueError) 1,000 levels down; a vendor's
+    answer is decoded without recursion, so a deep body is just an answer that is not JSON."""
+    with pytest.raises(ConnectorError, match="HTTP 400") as raised:
+        api(base_url, []).get_json("/deep-error")
+    assert len(raised.value.message) < 300
+    with pytest.raises(ConnectorError, match="the answer is not JSON"):
+        api(base_url, []).get_json("/deep")
 
 
 def test_401_is_an_auth_error(base_url: str) -> None:

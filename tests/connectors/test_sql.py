@@ -327,6 +327,8 @@ def test_errors_name_the_problem(url: str) -> None:
     assert not isinstance(raised.value, ConnectorAuthError) and not raised.value.transient
     with pytest.raises(ConnectorError, match="'queries' property must be"):
         connector(url, queries="[1]").check()
+    with pytest.raises(ConnectorError, match="'queries' property must be"):  # no RecursionError
+        connector(url, queries="[" * 5000 + "]" * 5000).check()
 
 
 def test_a_large_table_streams_in_bounded_memory(request: pytest.FixtureRequest, tmp_path: Path) -> None:

@@ -202,12 +202,17 @@ def main(ctx: click.Context) -> None:
               default=30, show_default=True, help="Seconds a client has to send a request's body.")
 @click.option("--max-connections", envvar="OPENPROFILES_MAX_CONNECTIONS", type=click.IntRange(min=1),
               default=512, show_default=True, help="Open client connections at most; more are closed at once.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar="OPENPROFILES_TRUSTED_PROXIES",
+              metavar="ADDRESS|CIDR",
+              help="A reverse proxy whose X-Forwarded-For/-Proto headers are believed (repeatable). None: "
+                   "the client address is the connection's peer.")
 @grant_options
 @run_options(parallel=True)
 @storage_options
 def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: float, dead_letter_interval: float,
           scheduler_interval: float, console_region: str, session_ttl: float, keep_alive_timeout: float,
-          header_timeout: float, body_timeout: float, max_connections: int, data_dir: Path,
+          header_timeout: float, body_timeout: float, max_connections: int, trusted_proxies: tuple[str, ...],
+          data_dir: Path,
           database_url: str | None, **runs: Any) -> None:
     """Run the service (both APIs on one port)."""
     import uvicorn
@@ -238,8 +243,9 @@ def serve(host: str, port: int, auth: str, log_level: str, expiry_interval: floa
     connections = connections_within_open_files_limit(max_connections)
     protocol = HttpProtocol.configured(EdgeLimits(keep_alive_timeout, header_timeout, body_timeout, connections))
     try:
+        # Proxy headers only from the proxies the operator named (uvicorn would trust loopback by default).
         uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=None, access_log=False,
-                    http=protocol)
+                    http=protocol, proxy_headers=bool(trusted_proxies), forwarded_allow_ips=list(trusted_proxies))
     finally:
         runtime.close()
 

@@ -23,7 +23,14 @@ TOO_MANY = re.compile(r"Too many sign-in attempts; try again in (\d+) s\.")
 @pytest.fixture(params=BACKENDS)
 def own(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     """A server of the test's own: the sign-in attempts it counts from 127.0.0.1 are its alone."""
-    with live_server(request, tmp_path, args=("--session-ttl", "3600")) as server:
+    with live_server(request, tmp_path, args=("--session-ttl", "3600", "--trusted-proxy", "127.0.0.1")) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite"])
+def no_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """A server that trusts no proxy (the default)."""
+    with live_server(request, tmp_path) as server:
         yield server
 
 
@@ -177,7 +184,7 @@ def test_sessions_survive_a_restart_and_end_when_their_key_is_revoked(own: LiveS
 
 
 def test_behind_a_trusted_proxy_each_client_address_counts_alone(own: LiveServer) -> None:
-    """A proxy on loopback is trusted (uvicorn's FORWARDED_ALLOW_IPS default): the address it puts in
+    """A proxy the operator trusts (--trusted-proxy 127.0.0.1): the address it puts in
     X-Forwarded-For is the one counted, and X-Forwarded-Proto: https makes the cookie Secure."""
     endpoint, creds = own.endpoint, own.creds
     for n in range(20):
@@ -191,3 +198,17 @@ def test_behind_a_trusted_proxy_each_client_address_counts_alone(own: LiveServer
     [cookie] = [c for c in behind.headers.get_list("set-cookie") if c.startswith(SESSION + "=")]
     assert "secure" in cookie.lower().split("; ")
     assert try_sign_in(endpoint, creds.access_key_id, creds.secret_access_key).status_code == 303
+
+
+def test_without_a_trusted_proxy_forwarded_headers_are_ignored(no_proxy: LiveServer) -> None:
+    """By default a client cannot claim another address (or https) with X-Forwarded-* headers."""
+    endpoint, creds = no_proxy.endpoint, no_proxy.creds
+    for n in range(20):
+        assert try_sign_in(endpoint, f"AKIAGUESS{n:011d}", "wrong",
+                           **{"X-Forwarded-For": f"198.51.100.{n}"}).status_code == 401
+    assert try_sign_in(endpoint, "AKIAGUESS99999999999", "wrong",
+                       **{"X-Forwarded-For": "198.51.100.99"}).status_code == 429
+    other = no_proxy.server.create_key()
+    signed = try_sign_in(endpoint, other.access_key_id, other.secret_access_key,
+                         **{"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"})
+    assert signed.status_code == 429  # the peer's address (127.0.0.1) is the one throttled

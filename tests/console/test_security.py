@@ -202,7 +202,7 @@ def test_behind_a_trusted_proxy_each_client_address_counts_alone(own: LiveServer
 
 def test_without_a_trusted_proxy_forwarded_headers_are_ignored(no_proxy: LiveServer) -> None:
     """By default a client cannot claim another address (or https) with X-Forwarded-* headers."""
-    endpoint, creds = no_proxy.endpoint, no_proxy.creds
+    endpoint = no_proxy.endpoint
     for n in range(20):
         assert try_sign_in(endpoint, f"AKIAGUESS{n:011d}", "wrong",
                            **{"X-Forwarded-For": f"198.51.100.{n}"}).status_code == 401

@@ -335,14 +335,14 @@ def run_profiled_server(out: Path, argv: list[str]) -> None:
     local = threading.local()
     original = ApiApp.handle
 
-    def handle(self: ApiApp, request: Any) -> Any:
+    def handle(self: ApiApp, *args: Any, **kwargs: Any) -> Any:
         profiler = getattr(local, "profiler", None)
         if profiler is None:
             profiler = local.profiler = cProfile.Profile()
             handler_profiles.append(profiler)
         profiler.enable()
         try:
-            return original(self, request)
+            return original(self, *args, **kwargs)
         finally:
             profiler.disable()
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest as raw  # benchmarks/ingest.py: the records, the object type and the raw ingest loop
 
 from openprofiles.app import build_runtime
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
 from openprofiles.settings import Settings
 
 OP = {"CustomConnector": "NO_OP"}

@@ -35,7 +35,7 @@ from sqlalchemy import event  # noqa: E402
 from openprofiles.api.auth import parse_authorization  # noqa: E402
 from openprofiles.api.dispatch import ApiApp, HttpRequest  # noqa: E402
 from openprofiles.app import build_runtime, create_app  # noqa: E402
-from openprofiles.services.context import RequestContext  # noqa: E402
+from openprofiles.context import RequestContext  # noqa: E402
 from openprofiles.settings import Settings  # noqa: E402
 
 DOMAIN = "bench"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT.parent / "shared" / "bench"))
 import reference  # noqa: E402  (the yardstick beside the project)
 
 from openprofiles.app import build_runtime  # noqa: E402
-from openprofiles.services.context import RequestContext  # noqa: E402
+from openprofiles.context import RequestContext  # noqa: E402
 from openprofiles.settings import Settings  # noqa: E402
 
 OBJECT_TYPE = {

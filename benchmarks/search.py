@@ -39,7 +39,7 @@ import get_domain  # noqa: E402  (its null server)
 import reference  # noqa: E402  (the yardstick beside the project)
 
 from openprofiles.app import build_runtime  # noqa: E402
-from openprofiles.services.context import RequestContext  # noqa: E402
+from openprofiles.context import RequestContext  # noqa: E402
 from openprofiles.services.customer_profiles.search import SearchKey  # noqa: E402
 from openprofiles.settings import Settings  # noqa: E402
 from tests.harness import Server  # noqa: E402

@@ -18,8 +18,8 @@ from openprofiles import __version__, logs
 from openprofiles.app import Runtime, build_runtime, create_app
 from openprofiles.crypto.keyring import KeyringError
 from openprofiles.crypto.rotation import rotate_master
+from openprofiles.errors import ServiceError
 from openprofiles.services.access_keys import AccessKey
-from openprofiles.services.errors import ServiceError
 from openprofiles.settings import AUTH_MODES, Settings, SettingsError, is_loopback
 from openprofiles.storage.database import SchemaTooNew
 from openprofiles.storage.executions import ExecutionRecord
@@ -577,7 +577,7 @@ def flows_run(name: str, account_id: str, region: str, data_dir: Path, database_
 
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from openprofiles.services.context import RequestContext
+    from openprofiles.context import RequestContext
 
     logs.configure("warning")
     runtime = _runtime(_settings(data_dir, database_url, **_run_settings(runs), **_grant_settings(runs)))
@@ -618,8 +618,8 @@ def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Pat
     import time
     from datetime import UTC, datetime
 
+    from openprofiles.context import RequestContext
     from openprofiles.services.appflow.flow_events import FlowEvents
-    from openprofiles.services.context import RequestContext
 
     runtime = _runtime(_settings(data_dir, database_url, **_grant_settings(grants)))
     ctx = RequestContext(account_id, region, "PushFlowEvents", "cli", datetime.now(UTC))
@@ -651,7 +651,7 @@ def _report_run(record: ExecutionRecord) -> None:
 def _cli_context(account_id: str, region: str, operation: str) -> Any:
     from datetime import UTC, datetime
 
-    from openprofiles.services.context import RequestContext
+    from openprofiles.context import RequestContext
 
     return RequestContext(account_id, region, operation, "cli", datetime.now(UTC))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from openprofiles.app import build_runtime
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
 from openprofiles.settings import Settings
 from tests.harness import cli
 

@@ -26,8 +26,8 @@ from openprofiles.api.serializer import serialize_response
 from openprofiles.api.spec import ServiceSpec
 from openprofiles.api.validator import validate
 from openprofiles.clock import Clock
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import ServiceError
+from openprofiles.context import RequestContext
+from openprofiles.errors import ServiceError
 from openprofiles.services.provider import Provider
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from openprofiles.api.dispatch import (
     too_large_message,
 )
 from openprofiles.api.errors import ApiError, AuthFailed
+from openprofiles.context import RequestContext
+from openprofiles.errors import ServiceError
 from openprofiles.services.appflow.flow_events import FlowEvents
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import ServiceError
 
 #: Paths under this prefix are OpenProfiles' own, never an AWS operation.
 PREFIX = "/_openprofiles/"

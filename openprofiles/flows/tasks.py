@@ -49,7 +49,7 @@ import botocore.session
 
 from openprofiles import json_depth
 from openprofiles.connectors.base import RecordFilter
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 
 Record: TypeAlias = dict[str, Any]
 

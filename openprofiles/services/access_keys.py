@@ -9,7 +9,7 @@ from datetime import datetime
 
 from openprofiles.clock import Clock
 from openprofiles.crypto.envelope import Envelope
-from openprofiles.services.errors import Invalid, NotFound
+from openprofiles.errors import Invalid, NotFound
 from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.store import Store
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 
 T = TypeVar("T")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from openprofiles.services import errors
-from openprofiles.services.context import RequestContext
+from openprofiles import errors
+from openprofiles.context import RequestContext
 from openprofiles.services.tags import TagService
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from openprofiles.context import RequestContext
+from openprofiles.errors import Invalid, NotFound
 from openprofiles.services.arns import Arn, parse_arn
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import Invalid, NotFound
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: (unit of work, parsed ARN) -> whether the resource exists.

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from openprofiles.private_files import private_dir, private_file, tighten_if_present
-from openprofiles.storage.checkpoints import LOG_SIZE_LIMIT, SAFETY_NET_PAGES, WalCheckpointer
+from openprofiles.storage.wal_checkpoints import LOG_SIZE_LIMIT, SAFETY_NET_PAGES, WalCheckpointer
 
 log = logging.getLogger(__name__)
 

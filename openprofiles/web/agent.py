@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.document import STANDARD_KEYS, flatten
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService

@@ -21,8 +21,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from openprofiles.clock import Clock
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import NotFound
+from openprofiles.context import RequestContext
+from openprofiles.errors import NotFound
 from openprofiles.web.agent import AgentPages
 from openprofiles.web.pages import Pages
 from openprofiles.web.sessions import COOKIE, SIGN_IN_COOKIE, Session, Sessions, Throttled

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from openprofiles.context import RequestContext
 from openprofiles.services.appflow.flows import Flow, FlowService, trigger_type
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import Domain, DomainService
 from openprofiles.services.customer_profiles.integrations import IntegrationService
 from openprofiles.storage.flows import ExecutionSummary

@@ -11,13 +11,13 @@ import anyio
 import orjson
 import pytest
 
+from openprofiles import errors
 from openprofiles.api.auth import Authenticator
 from openprofiles.api.dispatch import ApiApp, HttpRequest, new_request_id
 from openprofiles.api.router import Router
 from openprofiles.clock import SystemClock
-from openprofiles.services import errors
+from openprofiles.context import RequestContext
 from openprofiles.services.appflow.provider import AppFlowProvider
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
 from openprofiles.services.provider import Provider
 

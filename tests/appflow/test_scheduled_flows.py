@@ -8,8 +8,8 @@ from pathlib import Path
 
 from openprofiles.app import Runtime, build_runtime
 from openprofiles.clock import FixedClock
+from openprofiles.context import RequestContext
 from openprofiles.scheduler.scheduler import Scheduler
-from openprofiles.services.context import RequestContext
 from openprofiles.settings import Settings
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,13 +13,13 @@ import pytest
 from openprofiles.app import Runtime, build_runtime
 from openprofiles.aws_access import AwsAccess
 from openprofiles.clock import SystemClock
+from openprofiles.context import RequestContext
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import KeyringError, LocalKeyring, load_master_key
 from openprofiles.crypto.kms import KmsKeyError, KmsKeyProvider, kms_key_ref
-from openprofiles.services.context import RequestContext
+from openprofiles.errors import Invalid, NotFound
 from openprofiles.services.customer_profiles.crypto_scope import domain_scope, object_type_scope
 from openprofiles.services.customer_profiles.search import SearchKey
-from openprofiles.services.errors import Invalid, NotFound
 from openprofiles.settings import Settings
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.database import Database

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openprofiles.errors import Invalid
 from openprofiles.flows.tasks import (
     Dropped,
     Filtered,
@@ -21,7 +22,6 @@ from openprofiles.flows.tasks import (
     connector_key,
     connector_operators,
 )
-from openprofiles.services.errors import Invalid
 
 MODEL = botocore.session.get_session().get_service_model("appflow")
 

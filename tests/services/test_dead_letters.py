@@ -11,7 +11,7 @@ import pytest
 
 from openprofiles.app import Runtime, build_runtime
 from openprofiles.clock import SystemClock
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
 from openprofiles.settings import Settings
 from tests.harness import MotoServer
 

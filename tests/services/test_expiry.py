@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openprofiles.app import build_runtime
 from openprofiles.clock import FixedClock
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
 from openprofiles.settings import Settings
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

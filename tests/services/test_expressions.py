@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openprofiles.services.customer_profiles.expressions import (
+from openprofiles.errors import Invalid
+from openprofiles.services.customer_profiles.field_expressions import (
     PROFILE_FIELDS,
     Target,
     compile_source,
     compile_target,
 )
-from openprofiles.services.errors import Invalid
 
 RECORD: dict[str, Any] = {
     "firstName": "Ada",

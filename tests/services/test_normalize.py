@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openprofiles.errors import Invalid
 from openprofiles.services.customer_profiles.normalize import ContentType, _phone, index_form, normalize
-from openprofiles.services.errors import Invalid
 
 PHONE = ContentType.PHONE_NUMBER
 NUMBER = ContentType.NUMBER

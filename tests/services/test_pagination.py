@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 from openprofiles.services.pagination import PageTokens
 
 ITEMS = [f"item{i:02d}" for i in range(10)]

@@ -11,7 +11,7 @@ from botocore.model import Shape
 
 from openprofiles.api.spec import load_services
 from openprofiles.api.validator import validate
-from openprofiles.services.customer_profiles.templates import Template, get_template, list_templates
+from openprofiles.services.customer_profiles.object_type_templates import Template, get_template, list_templates
 
 REQUIRED = {
     "Salesforce-Account": "_salesforceAccountId",
@@ -57,7 +57,7 @@ OBJECT_IDENTIFIER = {"_case": "CASE", "_order": "ORDER", "_asset": "ASSET"}
 
 TEMPLATE_FILES = sorted(
     entry.name
-    for entry in files("openprofiles.services.customer_profiles").joinpath("templates").iterdir()
+    for entry in files("openprofiles.services.customer_profiles").joinpath("object_type_templates").iterdir()
     if entry.name.endswith(".json")
 )
 
@@ -100,7 +100,7 @@ def test_files_exist_for_every_required_template() -> None:
 @pytest.mark.parametrize("name", TEMPLATE_FILES)
 def test_file_is_the_response_body(name: str) -> None:
     raw: dict[str, Any] = json.loads(
-        files("openprofiles.services.customer_profiles").joinpath("templates", name).read_text(encoding="utf-8")
+        files("openprofiles.services.customer_profiles").joinpath("object_type_templates", name).read_text(encoding="utf-8")
     )
     assert raw["TemplateId"] + ".json" == name
     assert set(raw) == set(_output_shape().members)

@@ -25,11 +25,11 @@ from openprofiles.connectors.base import (
 )
 from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ConnectorRegistry
+from openprofiles.context import RequestContext
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound, ServiceError
 from openprofiles.services.appflow.connector_registrations import ConnectorRegistrationService
 from openprofiles.services.arns import Arn
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import AlreadyExists, Conflict, Invalid, NotFound, ServiceError
 from openprofiles.storage.connector_profiles import ConnectorProfileRecord
 from openprofiles.storage.store import Store, UnitOfWork
 

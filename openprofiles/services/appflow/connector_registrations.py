@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from openprofiles.connectors.base import Connector
 from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ENTRY_POINT_GROUP, ConnectorRegistry, Plugin, PluginError
+from openprofiles.context import RequestContext
+from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound, ServiceError
 from openprofiles.services.arns import PARTITION, Arn, parse_arn
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import AlreadyExists, Conflict, Invalid, NotFound, ServiceError
 from openprofiles.storage.connector_registrations import ConnectorRegistrationRecord
 from openprofiles.storage.store import Store, UnitOfWork
 

@@ -25,18 +25,18 @@ import orjson
 from openprofiles import json_depth
 from openprofiles.clock import Clock
 from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest, UnreadableRecord
+from openprofiles.context import RequestContext
 from openprofiles.crypto.kms import kms_key_ref
+from openprofiles.errors import Invalid, ServiceError, Unsupported
 from openprofiles.flows.tasks import Dropped, Filtered, Output, Terminated, compile_tasks
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
 from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
 from openprofiles.services.appflow.pushed_records import EVENT, EventBatches
 from openprofiles.services.appflow.run_slots import ActiveRun, RunOutcome, RunSettings, RunSlots
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.crypto_scope import domain_scope
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.ingest import IngestResult, IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import Invalid, ServiceError, Unsupported
 from openprofiles.storage.executions import ACTIVE, ExecutionRecord
 from openprofiles.storage.flows import FlowRecord
 from openprofiles.storage.store import Store, UnitOfWork

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
+from openprofiles.context import RequestContext
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.errors import Conflict, Invalid, NotFound
 from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import FlowService, flow_arn, trigger_type
 from openprofiles.services.appflow.pushed_records import EVENT, EventBatches, parse_records
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import Conflict, Invalid, NotFound
 from openprofiles.storage.store import Store
 
 

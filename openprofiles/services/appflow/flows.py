@@ -19,13 +19,13 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 
 from openprofiles.aws_access import AwsAccess, AwsAccessRefused, bucket_arn
+from openprofiles.context import RequestContext
+from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.flows.tasks import compile_tasks
-from openprofiles.scheduler.expressions import parse_schedule, resolve_timezone
+from openprofiles.scheduler.grammar import parse_schedule, resolve_timezone
 from openprofiles.services.arns import PARTITION, Arn
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.storage.flows import ConnectorProfileRef, ExecutionSummary, FlowRecord
 from openprofiles.storage.store import Store, UnitOfWork
 

@@ -7,11 +7,11 @@ from typing import Any
 import botocore.session
 
 from openprofiles.connectors.base import Connector
+from openprofiles.context import RequestContext
+from openprofiles.errors import NotFound
 from openprofiles.flows.tasks import connector_operators
 from openprofiles.services.appflow.connector_profiles import ConnectorProfile, ConnectorProfileService, property_key
 from openprofiles.services.appflow.handlers_registrations import registration_configuration, registration_detail
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import NotFound
 from openprofiles.services.pagination import PageTokens
 from openprofiles.services.tags import TagService
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from openprofiles.context import RequestContext
 from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import flow_arn
-from openprofiles.services.context import RequestContext
 from openprofiles.services.pagination import PageTokens
 from openprofiles.storage.executions import ExecutionRecord
 

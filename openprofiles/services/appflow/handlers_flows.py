@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from openprofiles.context import RequestContext
 from openprofiles.services.appflow.flows import Flow, FlowService, trigger_type
-from openprofiles.services.context import RequestContext
 from openprofiles.services.pagination import PageTokens
 
 Params = dict[str, Any]

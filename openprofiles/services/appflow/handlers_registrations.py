@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from openprofiles.context import RequestContext
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
 from openprofiles.services.appflow.connector_registrations import Registration
-from openprofiles.services.context import RequestContext
 
 Params = dict[str, Any]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from openprofiles.services import errors
+from openprofiles import errors
 from openprofiles.services.appflow.connector_profiles import (
     ConnectorAuthenticationFailed,
     ConnectorProfileService,

@@ -18,7 +18,7 @@ import orjson
 from openprofiles import json_depth
 from openprofiles.connectors.base import Connection, Connector, Entity, EntityField, ExtractRequest, Page
 from openprofiles.crypto.envelope import Envelope
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: The trigger of an execution made from pushed records (flow_executions.trigger).

@@ -20,9 +20,9 @@ import orjson
 from openprofiles.aws_access import AwsAccess, AwsAccessRefused
 from openprofiles.clock import Clock
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.errors import NotFound
 from openprofiles.services.customer_profiles.ingest import DEAD_LETTER_AAD, IngestResult, IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import NotFound
 from openprofiles.storage.dead_letters import PENDING, SENT, DeadLetterRow
 from openprofiles.storage.store import Store
 

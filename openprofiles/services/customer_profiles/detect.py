@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from openprofiles import json_depth
+from openprofiles.errors import Invalid
 from openprofiles.services.customer_profiles.object_types import TIMESTAMP_FIELD
-from openprofiles.services.errors import Invalid
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")

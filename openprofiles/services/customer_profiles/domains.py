@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from openprofiles.aws_access import AwsAccess, AwsAccessRefused
+from openprofiles.context import RequestContext
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import KeyringError
 from openprofiles.crypto.kms import KmsKeyError, kms_key_ref
+from openprofiles.errors import AlreadyExists, Invalid, NotFound
 from openprofiles.services.arns import Arn, domain_arn
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.crypto_scope import domain_scope
-from openprofiles.services.errors import AlreadyExists, Invalid, NotFound
 from openprofiles.services.tags import MAX_TAGS
 from openprofiles.storage.domains import DomainCounts, DomainRecord
 from openprofiles.storage.fast_reads import FastReader

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from openprofiles.context import RequestContext
+from openprofiles.errors import Invalid, NotFound
 from openprofiles.services.appflow.flows import DESTINATION, FlowService, definition_of
-from openprofiles.services.context import RequestContext
-from openprofiles.services.errors import Invalid, NotFound
 
 #: Members whose own keys are names (connector types, operator property keys), kept as they are.
 _NAMED_KEYS = frozenset({"SourceConnectorProperties", "ConnectorOperator", "TaskProperties", "TriggerProperties"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.integrations import Integration, IntegrationRequest, IntegrationService
 from openprofiles.services.pagination import PageTokens
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
+from openprofiles.errors import NotFound
 from openprofiles.services.customer_profiles.detect import detect
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.customer_profiles.templates import get_template, list_templates
+from openprofiles.services.customer_profiles.object_type_templates import get_template, list_templates
 from openprofiles.services.customer_profiles.wire import object_type_body
-from openprofiles.services.errors import NotFound
 from openprofiles.services.pagination import PageTokens
 
 Params = dict[str, Any]

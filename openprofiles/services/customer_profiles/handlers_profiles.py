@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
+from openprofiles.errors import Invalid
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.ingest import IngestService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.customer_profiles.profiles import API_ACTOR, ProfileService, check_profile_fields
 from openprofiles.services.customer_profiles.search import SearchKey, SearchService
 from openprofiles.services.customer_profiles.wire import profile_body, profile_fields
-from openprofiles.services.errors import Invalid
 from openprofiles.services.pagination import PageTokens
 
 Params = dict[str, Any]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from openprofiles.services.context import RequestContext
+from openprofiles.context import RequestContext
+from openprofiles.errors import Invalid
 from openprofiles.services.customer_profiles.workflows import (
     WorkflowRequest,
     WorkflowService,
     describe,
     short,
 )
-from openprofiles.services.errors import Invalid
 from openprofiles.services.pagination import PageTokens
 from openprofiles.storage.workflows import StepRecord
 

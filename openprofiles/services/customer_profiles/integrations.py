@@ -26,14 +26,14 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from openprofiles.context import RequestContext
+from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import DESTINATION, Flow, FlowService, flow_arn
 from openprofiles.services.arns import PARTITION, Arn, parse_arn
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.flow_definitions import checked, create_flow_request
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.integrations import IntegrationRecord
 from openprofiles.storage.store import Store, UnitOfWork

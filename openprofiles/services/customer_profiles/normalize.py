@@ -27,7 +27,7 @@ from enum import StrEnum
 
 import phonenumbers
 
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 
 __all__ = ["ContentType", "index_form", "index_former", "normalize", "normalizer"]
 

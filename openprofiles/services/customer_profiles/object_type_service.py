@@ -11,6 +11,7 @@ from typing import Any
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import KeyringError
 from openprofiles.crypto.kms import kms_key_ref
+from openprofiles.errors import NotFound
 from openprofiles.services.arns import Arn, domain_arn
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher, object_type_scope
 from openprofiles.services.customer_profiles.document import STANDARD_KEYS
@@ -27,7 +28,6 @@ from openprofiles.services.customer_profiles.object_types import (
     template_unique_keys,
 )
 from openprofiles.services.customer_profiles.profile_store import ProfileWriter
-from openprofiles.services.errors import NotFound
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.fast_reads import FastReader
 from openprofiles.storage.object_types import ObjectTypeRecord

@@ -13,15 +13,15 @@ from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 
-from openprofiles.services.customer_profiles.expressions import (
+from openprofiles.errors import Invalid, LimitExceeded
+from openprofiles.services.customer_profiles.field_expressions import (
     SourceExpression,
     Target,
     compile_source,
     compile_target,
 )
-from openprofiles.services.customer_profiles.templates import get_template, list_templates
+from openprofiles.services.customer_profiles.object_type_templates import get_template, list_templates
 from openprofiles.services.customer_profiles.timestamps import to_strptime
-from openprofiles.services.errors import Invalid, LimitExceeded
 
 #: The field whose value is the object's source timestamp (parsed with SourceLastUpdatedTimestampFormat).
 TIMESTAMP_FIELD = "sourceLastUpdatedTimestamp"

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from openprofiles.crypto.envelope import Envelope
+from openprofiles.errors import Invalid, NotFound
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
 from openprofiles.services.customer_profiles.document import ProfileDocument, flatten
 from openprofiles.services.customer_profiles.normalize import index_form, normalize
@@ -21,7 +22,6 @@ from openprofiles.services.customer_profiles.profile_store import (
     ProfileWriter,
     open_document,
 )
-from openprofiles.services.errors import Invalid, NotFound
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.history import HistoryRow
 from openprofiles.storage.objects import ObjectRow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from openprofiles.services import errors
-from openprofiles.services.context import RequestContext
+from openprofiles import errors
+from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.domains import SETTINGS, Domain, DomainChanges, DomainService
 from openprofiles.services.customer_profiles.handlers_integrations import IntegrationHandlers
 from openprofiles.services.customer_profiles.handlers_object_types import ObjectTypeHandlers

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 
 # Longest letter runs first so "yyyy" wins over "yy".
 _TOKENS = {

@@ -24,14 +24,14 @@ from datetime import datetime
 from typing import Any
 
 from openprofiles.clock import Clock
+from openprofiles.context import RequestContext
+from openprofiles.errors import AlreadyExists, Invalid, NotFound
 from openprofiles.services.appflow.executions import BACKFILL, FlowRunner
 from openprofiles.services.appflow.flows import FlowService, flow_arn, next_run_at, trigger_type
-from openprofiles.services.context import RequestContext
 from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.flow_definitions import checked, create_flow_request
 from openprofiles.services.customer_profiles.integrations import integration_arn
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
-from openprofiles.services.errors import AlreadyExists, Invalid, NotFound
 from openprofiles.storage.store import Store, UnitOfWork
 from openprofiles.storage.workflows import StepRecord, WorkflowRecord
 

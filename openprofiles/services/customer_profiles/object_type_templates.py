@@ -1,6 +1,6 @@
 """The predefined object-type templates (ListProfileObjectTypeTemplates / GetProfileObjectTypeTemplate).
 
-Each template is a package data file `templates/<TemplateId>.json` holding exactly the
+Each template is a package data file `object_type_templates/<TemplateId>.json` holding exactly the
 GetProfileObjectTypeTemplate response body. The files are read once, on first use.
 """
 
@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 _PACKAGE = __package__ or "openprofiles.services.customer_profiles"
-_FOLDER = "templates"
+_FOLDER = "object_type_templates"
 
 
 @dataclass(frozen=True)

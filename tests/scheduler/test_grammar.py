@@ -13,7 +13,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from openprofiles.scheduler.expressions import (
+from openprofiles.errors import Invalid
+from openprofiles.scheduler.grammar import (
     EPOCH,
     CronSchedule,
     RateSchedule,
@@ -21,7 +22,6 @@ from openprofiles.scheduler.expressions import (
     parse_schedule,
     resolve_timezone,
 )
-from openprofiles.services.errors import Invalid
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import botocore.session
 
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 
 __all__ = ["PROFILE_FIELDS", "SourceExpression", "Target", "compile_source", "compile_target"]
 

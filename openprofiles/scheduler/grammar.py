@@ -19,7 +19,7 @@ from functools import cached_property
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from openprofiles.services.errors import Invalid
+from openprofiles.errors import Invalid
 
 MAX_EXPRESSION_LENGTH = 256
 MAX_OFFSET_SECONDS = 36_000

@@ -16,7 +16,7 @@ from tests.conftest import BACKENDS, LiveServer, database_url_for
 from tests.harness import Server
 from tests.live_flows import create_profile, run_on_demand
 
-PLUGIN_DIR = Path(__file__).resolve().parent.parent / "fakes" / "plugin"
+PLUGIN_DIR = Path(__file__).resolve().parents[2] / "fakes" / "plugin"
 #: What the operator enables (--enable-plugin): the test plugin's entry points but `roster-off`, and two
 #: names no installed package declares.
 ENABLED = ("roster", "broken", "not-a-connector", "no-such-plugin", "nope")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
-from tests.console.conftest import sign_in
+from tests.web.conftest import sign_in
 from tests.harness import Server, cli
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from tests.conftest import LiveServer
-from tests.console.conftest import sign_in
+from tests.web.conftest import sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

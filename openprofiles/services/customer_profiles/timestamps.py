@@ -15,7 +15,8 @@ _TOKENS = {
     "ss": "%S", "s": "%S", "SSSSSS": "%f", "SSS": "%f", "a": "%p", "EEEE": "%A", "EEE": "%a",
     "XXX": "%z", "XX": "%z", "X": "%z", "ZZZ": "%z", "Z": "%z", "z": "%Z",
 }
-_PART = re.compile(r"'([^']*)'|([A-Za-z])\2*|([^A-Za-z']+)")
+# A quoted literal may hold '' (a quote, as in 'o''clock'); '' alone is a quote too.
+_PART = re.compile(r"'((?:[^']|'')*)'|([A-Za-z])\2*|([^A-Za-z']+)")
 
 
 @lru_cache(maxsize=256)
@@ -25,7 +26,7 @@ def to_strptime(pattern: str) -> str:
     for m in _PART.finditer(pattern):
         quoted, letters, literal = m.group(1), m.group(0) if m.group(2) else None, m.group(3)
         if quoted is not None:
-            out.append(quoted.replace("%", "%%") if quoted else "'")
+            out.append(quoted.replace("''", "'").replace("%", "%%") if quoted else "'")
         elif letters is not None:
             if letters not in _TOKENS:
                 raise Invalid(f"SourceLastUpdatedTimestampFormat {pattern!r}: unsupported pattern letters {letters!r}")

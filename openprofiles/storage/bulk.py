@@ -3,39 +3,53 @@
 SQLAlchemy's per-row parameter processing costs more than the database work for batches of
 tens of thousands of rows, and its per-statement result machinery more than a one-row write, so
 these helpers run on the driver's cursor of the connection (inside its transaction) and bind
-plain tuples themselves: timestamps in the form SQLAlchemy stores them on each dialect,
-everything else as is.
+plain tuples themselves: timestamps in the form SQLAlchemy stores them on each dialect, JSON
+columns as `json_column` stores them, everything else as is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, DateTime, Table, TypeDecorator
+from sqlalchemy import Connection, DateTime, Table, TypeDecorator
+
+from openprofiles.storage.json_column import Json, dump_json
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def _bound(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
-    """Rows with their timestamp columns in SQLAlchemy's SQLite storage form (PostgreSQL takes
-    datetimes as they are). Converted a column at a time: a batch has few distinct timestamps."""
-    if conn.dialect.name != "sqlite" or not rows:
+    """Rows with their JSON columns as stored text and their timestamp columns in SQLAlchemy's
+    SQLite storage form (PostgreSQL takes datetimes as they are). Converted a column at a time: a
+    batch has few distinct timestamps."""
+    if not rows:
         return rows
-    positions = [i for i, name in enumerate(columns) if _is_time(table.c[name])]
-    if not positions:
+    json_at, times_at = _conversions(table, tuple(columns), conn.dialect.name == "sqlite")
+    if not json_at and not times_at:
         return rows
     transposed: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for i in positions:
+    for i in json_at:
+        transposed[i] = [None if value is None else dump_json(value) for value in transposed[i]]
+    for i in times_at:
         column = transposed[i]
         forms = {value: _sqlite_time(value) for value in set(column)}
         transposed[i] = list(map(forms.__getitem__, column))
     return list(zip(*transposed, strict=True))
 
 
-def _is_time(column: Column[Any]) -> bool:
-    kind = column.type
+@cache
+def _conversions(table: Table, columns: tuple[str, ...], sqlite: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The positions of the JSON columns among `columns`, and on SQLite of the timestamp columns."""
+    kinds = [table.c[name].type for name in columns]
+    json_at = tuple(i for i, kind in enumerate(kinds) if isinstance(kind, Json))
+    times_at = tuple(i for i, kind in enumerate(kinds) if sqlite and _is_time(kind))
+    return json_at, times_at
+
+
+def _is_time(kind: Any) -> bool:
     return isinstance(kind, DateTime) or (isinstance(kind, TypeDecorator) and isinstance(kind.impl, DateTime))
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from openprofiles.storage.tables import connector_profiles, flows
@@ -30,7 +29,6 @@ class ConnectorProfileRecord:
 
 def _record(row: Any) -> ConnectorProfileRecord:
     values = dict(row._mapping)
-    values["properties"] = orjson.loads(values["properties"])
     if values["credentials"] is not None:
         values["credentials"] = bytes(values["credentials"])
     return ConnectorProfileRecord(**values)
@@ -74,7 +72,7 @@ class ConnectorProfileRepository:
             insert(connector_profiles).values(
                 account_id=account_id, region=region, name=name, connector_type=connector_type,
                 connector_label=label, connection_mode=connection_mode,
-                properties=orjson.dumps(properties).decode(), credentials=credentials, kms_arn=kms_arn,
+                properties=properties, credentials=credentials, kms_arn=kms_arn,
                 created_at=now, last_updated_at=now,
             )
         )
@@ -87,7 +85,7 @@ class ConnectorProfileRepository:
         self.conn.execute(
             update(connector_profiles)
             .where(connector_profiles.c.id == profile_id)
-            .values(connection_mode=connection_mode, properties=orjson.dumps(properties).decode(),
+            .values(connection_mode=connection_mode, properties=properties,
                     credentials=credentials, last_updated_at=now)
         )
 
@@ -101,7 +99,7 @@ class ConnectorProfileRepository:
         )
         out = []
         for row in rows:
-            definition = orjson.loads(row.definition)
+            definition = row.definition
             configs = [definition.get("sourceFlowConfig") or {}, *(definition.get("destinationFlowConfigList") or [])]
             if any(c.get("connectorProfileName") == name for c in configs):
                 out.append(row.name)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from openprofiles.storage.bulk import execute
@@ -38,7 +37,6 @@ def _record(row: Any) -> DomainRecord:
     values = dict(row._mapping)
     for counter in ("profile_count", "object_count", "total_size"):
         values.pop(counter)
-    values["settings"] = orjson.loads(values["settings"] or "{}")
     return DomainRecord(**values)
 
 
@@ -66,7 +64,7 @@ class DomainRepository:
                 default_expiration_days=default_expiration_days,
                 default_encryption_key=default_encryption_key,
                 dead_letter_queue_url=dead_letter_queue_url,
-                settings=orjson.dumps(settings).decode(),
+                settings=settings,
                 profile_count=0,
                 object_count=0,
                 total_size=0,
@@ -98,8 +96,6 @@ class DomainRepository:
         return [_record(row) for row in rows]
 
     def update(self, domain_id: int, now: datetime, **values: Any) -> None:
-        if "settings" in values:
-            values["settings"] = orjson.dumps(values["settings"]).decode()
         self.conn.execute(update(domains).where(domains.c.id == domain_id).values(last_updated_at=now, **values))
 
     def delete(self, domain_id: int) -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, insert, or_, select, update
 
 from openprofiles.storage.tables import flow_executions
@@ -52,7 +51,6 @@ class ExecutionRecord:
 
 def _record(row: Any) -> ExecutionRecord:
     values = dict(row._mapping)
-    values["checkpoint"] = orjson.loads(values["checkpoint"]) if values["checkpoint"] else None
     sealed = values["sealed_checkpoint"]
     values["sealed_checkpoint"] = bytes(sealed) if sealed is not None else None
     return ExecutionRecord(**values)

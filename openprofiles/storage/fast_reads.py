@@ -12,12 +12,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from openprofiles.storage.bulk import stored_time
 from openprofiles.storage.database import Database
 from openprofiles.storage.dialect import chunks
 from openprofiles.storage.domains import DomainCounts, DomainRecord
+from openprofiles.storage.json_column import load_json
 
 #: Parsed domain rows kept (`FastReadSession.domain`) before the memo starts over.
 DOMAIN_MEMO_SIZE = 1024
@@ -121,7 +120,7 @@ class FastReadSession:
         if found is None:
             record = DomainRecord(
                 id=row[0], account_id=row[1], region=row[2], name=row[3], default_expiration_days=row[4],
-                default_encryption_key=row[5], dead_letter_queue_url=row[6], settings=orjson.loads(row[7] or "{}"),
+                default_encryption_key=row[5], dead_letter_queue_url=row[6], settings=load_json(row[7] or "{}"),
                 created_at=stored_time(row[8]), last_updated_at=stored_time(row[9]),
             )
             found = (record, DomainCounts(profiles=int(row[10]), objects=int(row[11]), total_size=int(row[12])))

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from openprofiles.storage.tables import connector_profiles, flow_executions, flows
@@ -55,14 +54,8 @@ class ConnectorProfileRef:
 
 def _record(row: Any) -> FlowRecord:
     values = dict(row._mapping)
-    values["definition"] = orjson.loads(values["definition"])
-    values["cursor"] = orjson.loads(values["cursor"]) if values["cursor"] is not None else None
     values["consecutive_failures"] = int(values["consecutive_failures"] or 0)
     return FlowRecord(**values)
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class FlowRepository:
@@ -87,7 +80,7 @@ class FlowRepository:
                 account_id=account_id,
                 region=region,
                 name=name,
-                definition=_json(definition),
+                definition=definition,
                 status=status,
                 status_message=None,
                 client_token=client_token,
@@ -133,9 +126,6 @@ class FlowRepository:
 
     def update(self, flow_id: int, now: datetime, **values: Any) -> None:
         """Change these columns (`definition` and `cursor` as Python values) and last_updated_at."""
-        for column in ("definition", "cursor"):
-            if column in values and values[column] is not None:
-                values[column] = _json(values[column])
         self.conn.execute(update(flows).where(flows.c.id == flow_id).values(last_updated_at=now, **values))
 
     def due(self, now: datetime, limit: int = 100) -> builtins.list[FlowRecord]:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Select, delete, insert, select, update
 
 from openprofiles.storage.tables import domains, integrations
@@ -31,14 +30,8 @@ class IntegrationRecord:
     flow_created: bool = False
 
 
-def _json(value: Any) -> str | None:
-    return orjson.dumps(value).decode() if value is not None else None
-
-
 def _record(row: Any) -> IntegrationRecord:
     values = dict(row._mapping)
-    for column in ("object_type_names", "event_trigger_names"):
-        values[column] = orjson.loads(values[column]) if values[column] is not None else None
     values["is_unstructured"] = bool(values["is_unstructured"])
     values["flow_created"] = bool(values["flow_created"])
     return IntegrationRecord(**values)
@@ -73,11 +66,11 @@ class IntegrationRepository:
                 domain_id=domain_id,
                 uri=uri,
                 object_type_name=object_type_name,
-                object_type_names=_json(object_type_names),
+                object_type_names=object_type_names,
                 workflow_id=workflow_id,
                 is_unstructured=is_unstructured,
                 role_arn=role_arn,
-                event_trigger_names=_json(event_trigger_names),
+                event_trigger_names=event_trigger_names,
                 flow_created=flow_created,
                 created_at=now,
                 last_updated_at=now,
@@ -103,9 +96,6 @@ class IntegrationRepository:
         return [_record(r) for r in self.conn.execute(query.order_by(domains.c.name).limit(limit))]
 
     def update(self, integration_id: int, now: datetime, **values: Any) -> None:
-        for column in ("object_type_names", "event_trigger_names"):
-            if column in values:
-                values[column] = _json(values[column])
         self.conn.execute(
             update(integrations).where(integrations.c.id == integration_id).values(last_updated_at=now, **values)
         )

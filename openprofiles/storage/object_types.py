@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from openprofiles.storage.bulk import marker, stored_time
+from openprofiles.storage.json_column import load_json
 from openprofiles.storage.tables import object_types
 
 
@@ -24,9 +24,7 @@ class ObjectTypeRecord:
 
 
 def _record(row: Any) -> ObjectTypeRecord:
-    values = dict(row._mapping)
-    values["definition"] = orjson.loads(values["definition"])
-    return ObjectTypeRecord(**values)
+    return ObjectTypeRecord(**row._mapping)
 
 
 class ObjectTypeRepository:
@@ -42,7 +40,7 @@ class ObjectTypeRepository:
         ).first()
         if row is None:
             return None
-        return ObjectTypeRecord(row[0], row[1], row[2], orjson.loads(row[3]), stored_time(row[4]), stored_time(row[5]))
+        return ObjectTypeRecord(row[0], row[1], row[2], load_json(row[3]), stored_time(row[4]), stored_time(row[5]))
 
     def list(self, domain_id: int, after: str | None = None, limit: int | None = None) -> list[ObjectTypeRecord]:
         query = select(object_types).where(object_types.c.domain_id == domain_id)
@@ -60,19 +58,18 @@ class ObjectTypeRepository:
 
     def put(self, domain_id: int, name: str, definition: dict[str, Any], now: datetime) -> ObjectTypeRecord:
         """Create or replace; keeps the creation time of a replaced definition."""
-        text = orjson.dumps(definition).decode()
         existing = self.get(domain_id, name)
         if existing is None:
             self.conn.execute(
                 insert(object_types).values(
-                    domain_id=domain_id, name=name, definition=text, created_at=now, last_updated_at=now
+                    domain_id=domain_id, name=name, definition=definition, created_at=now, last_updated_at=now
                 )
             )
         else:
             self.conn.execute(
                 update(object_types)
                 .where(object_types.c.id == existing.id)
-                .values(definition=text, last_updated_at=now)
+                .values(definition=definition, last_updated_at=now)
             )
         found = self.get(domain_id, name)
         assert found is not None

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from openprofiles.storage.access_keys import AccessKeyRepository
 from openprofiles.storage.connector_profiles import ConnectorProfileRepository
@@ -21,6 +22,7 @@ from openprofiles.storage.executions import ExecutionRepository
 from openprofiles.storage.flows import FlowRepository
 from openprofiles.storage.history import HistoryRepository
 from openprofiles.storage.integrations import IntegrationRepository
+from openprofiles.storage.integrity import violation
 from openprofiles.storage.object_types import ObjectTypeRepository
 from openprofiles.storage.objects import ObjectRepository
 from openprofiles.storage.profiles import KeyIndexRepository, ProfileRepository
@@ -116,11 +118,21 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The driver's own error, raised by the statements run on its cursor (`bulk`).
+        self._driver_integrity_error: type[Exception] = db.engine.dialect.loaded_dbapi.IntegrityError
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
-        with self.db.write() as conn:
-            yield UnitOfWork(conn)
+        """A write transaction; a unique or foreign-key violation, at a statement or at the commit,
+        rolls it back and raises DuplicateKey or MissingReference."""
+        try:
+            with self.db.write() as conn:
+                yield UnitOfWork(conn)
+        except (IntegrityError, self._driver_integrity_error) as error:
+            typed = violation(error)
+            if typed is None:
+                raise
+            raise typed from error
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:

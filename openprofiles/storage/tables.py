@@ -29,6 +29,8 @@ from sqlalchemy import (
     false,
 )
 
+from openprofiles.storage.json_column import Json
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -120,7 +122,7 @@ domains = Table(
     Column("default_encryption_key", String(255)),
     Column("dead_letter_queue_url", String(255)),
     # Matching, RuleBasedMatching and DataStore settings as the JSON the caller sent.
-    Column("settings", Text, nullable=False, default="{}"),
+    Column("settings", Json, nullable=False, default=dict),
     # Counters kept by the repositories in the transactions that change them (GetDomain Stats).
     Column("profile_count", BigInteger, nullable=False, default=0),
     Column("object_count", BigInteger, nullable=False, default=0),
@@ -153,7 +155,7 @@ object_types = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     _domain_fk(),
     Column("name", String(255), nullable=False),
-    Column("definition", Text, nullable=False),
+    Column("definition", Json, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("domain_id", "name"),
@@ -263,7 +265,7 @@ connector_profiles = Table(
     Column("connector_type", String(64), nullable=False),
     Column("connector_label", String(256)),
     Column("connection_mode", String(16), nullable=False),
-    Column("properties", Text, nullable=False),
+    Column("properties", Json, nullable=False),
     Column("credentials", LargeBinary),
     Column("kms_arn", String(2048)),
     Column("created_at", UtcDateTime, nullable=False),
@@ -280,7 +282,7 @@ flows = Table(
     Column("region", String(32), nullable=False),
     Column("name", String(256), nullable=False),
     # The CreateFlow/UpdateFlow members as sent (tags and clientToken aside).
-    Column("definition", Text, nullable=False),
+    Column("definition", Json, nullable=False),
     Column("status", String(16), nullable=False),
     Column("status_message", Text),
     Column("client_token", String(256)),
@@ -288,7 +290,7 @@ flows = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("next_run_at", UtcDateTime),
     # The incremental pull's position (JSON), committed with the batch it covers.
-    Column("cursor", Text),
+    Column("cursor", Json),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("account_id", "region", "name"),
@@ -311,7 +313,7 @@ flow_executions = Table(
     Column("put_failures", BigInteger, nullable=False, default=0),
     # Where a resumed run starts again, committed with each batch: JSON sealed with the destination
     # domain's data key (`sealed_checkpoint`); `checkpoint` is plaintext JSON from before 0009.
-    Column("checkpoint", Text),
+    Column("checkpoint", Json),
     Column("sealed_checkpoint", LargeBinary),
     Column("worker", String(128)),
     Column("heartbeat_at", UtcDateTime),
@@ -359,15 +361,6 @@ connector_registrations = Table(
     sqlite_autoincrement=True,
 )
 
-# Named leases, so that one process among several fires a schedule or runs an execution.
-leases = Table(
-    "leases",
-    metadata,
-    Column("name", String(256), primary_key=True),
-    Column("holder", String(128), nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-)
-
 # Customer Profiles integrations: a domain's link to a flow (its URI, the flow ARN) and the
 # object type(s) its records map to; the mapping never changes once created.
 integrations = Table(
@@ -378,12 +371,12 @@ integrations = Table(
     Column("uri", String(255), nullable=False),
     Column("object_type_name", String(255)),
     # ObjectTypeNames (event type → object type) as JSON.
-    Column("object_type_names", Text),
+    Column("object_type_names", Json),
     Column("workflow_id", String(255)),
     Column("is_unstructured", Boolean, nullable=False, default=False),
     Column("role_arn", String(512)),
     # EventTriggerNames as a JSON list.
-    Column("event_trigger_names", Text),
+    Column("event_trigger_names", Json),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_updated_at", UtcDateTime, nullable=False),
     # Whether Customer Profiles created the flow (FlowDefinition, workflows): deleted with the integration.
@@ -407,7 +400,7 @@ workflows = Table(
     Column("object_type_name", String(255), nullable=False),
     Column("role_arn", String(512)),
     # Tags (JSON), given to the integration the workflow sets up.
-    Column("tags", Text),
+    Column("tags", Json),
     Column("source_connector_type", String(32), nullable=False),
     Column("connector_profile_name", String(256)),
     # Set by DeleteWorkflow; the rows go once the workflow's run has stopped.

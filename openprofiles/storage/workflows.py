@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Select, delete, insert, select, update
 
 from openprofiles.storage.tables import domains, flow_executions, workflow_steps, workflows
@@ -56,7 +55,7 @@ class StepRecord:
 
 def _workflow(row: Any) -> WorkflowRecord:
     values = dict(row._mapping)
-    values["tags"] = orjson.loads(values["tags"]) if values["tags"] else {}
+    values["tags"] = values["tags"] or {}
     return WorkflowRecord(**values)
 
 
@@ -96,7 +95,7 @@ class WorkflowRepository:
             insert(workflows).values(
                 workflow_id=workflow_id, domain_id=domain_id, workflow_type=workflow_type, status="NOT_STARTED",
                 flow_name=flow_name, object_type_name=object_type_name, role_arn=role_arn,
-                tags=orjson.dumps(tags).decode(), source_connector_type=source_connector_type,
+                tags=tags, source_connector_type=source_connector_type,
                 connector_profile_name=connector_profile_name, created_at=now, last_updated_at=now,
             )
         )

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from openprofiles.connectors.base import Connector
 from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.registry import ENTRY_POINT_GROUP, ConnectorRegistry, Plugin, PluginError
@@ -23,6 +21,7 @@ from openprofiles.context import RequestContext
 from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound, ServiceError
 from openprofiles.services.arns import PARTITION, Arn, parse_arn
 from openprofiles.storage.connector_registrations import ConnectorRegistrationRecord
+from openprofiles.storage.integrity import DuplicateKey
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: How long a clientToken is honoured after the write that carried it (AWS: 8 hours).
@@ -152,7 +151,7 @@ class ConnectorRegistrationService:
                     ctx.account_id, ctx.region, label, entry_point=entry_point, lambda_arn=lambda_arn,
                     description=description, client_token=token, registered_by=ctx.account_id, now=ctx.now,
                 )
-        except IntegrityError:
+        except DuplicateKey:
             raise AlreadyExists(f"A connector with connectorLabel {label} is already registered") from None
         return Registration(record, plugin)
 

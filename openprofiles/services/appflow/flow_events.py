@@ -10,14 +10,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-
 from openprofiles.context import RequestContext
 from openprofiles.crypto.envelope import Envelope
 from openprofiles.errors import Conflict, Invalid, NotFound
 from openprofiles.services.appflow.executions import FlowRunner
 from openprofiles.services.appflow.flows import FlowService, flow_arn, trigger_type
 from openprofiles.services.appflow.pushed_records import EVENT, EventBatches, parse_records
+from openprofiles.storage.integrity import MissingReference
 from openprofiles.storage.store import Store
 
 
@@ -54,7 +53,7 @@ class FlowEvents:
             with self.store.write() as uow:
                 uow.executions.add(flow.id, execution_id, EVENT, ctx.now, None, None)
                 self.batches.add(uow, execution_id, len(records), sealed, ctx.now)
-        except IntegrityError:
+        except MissingReference:
             raise NotFound(f"Flow {name} does not exist") from None  # deleted meanwhile
         self.runner.submit(execution_id)
         return Pushed(flow_arn(ctx.region, ctx.account_id, name), execution_id, len(records))

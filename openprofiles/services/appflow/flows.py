@@ -16,17 +16,16 @@ from typing import Any
 
 import botocore.session
 import orjson
-from sqlalchemy.exc import IntegrityError
 
 from openprofiles.aws_access import AwsAccess, AwsAccessRefused, bucket_arn
 from openprofiles.context import RequestContext
 from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.flows.tasks import compile_tasks
 from openprofiles.scheduler.grammar import parse_schedule, resolve_timezone
+from openprofiles.services.appflow.destinations import ProfilesDestination
 from openprofiles.services.arns import PARTITION, Arn
-from openprofiles.services.customer_profiles.domains import DomainService
-from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.storage.flows import ConnectorProfileRef, ExecutionSummary, FlowRecord
+from openprofiles.storage.integrity import DuplicateKey
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: How long a clientToken is honoured after the write that carried it (AWS: 8 hours).
@@ -179,11 +178,9 @@ class Flow:
 
 
 class FlowService:
-    def __init__(self, store: Store, domains: DomainService, object_types: ObjectTypeService,
-                 aws: AwsAccess | None = None) -> None:
+    def __init__(self, store: Store, destination: ProfilesDestination, aws: AwsAccess | None = None) -> None:
         self.store = store
-        self.domains = domains
-        self.object_types = object_types
+        self.destination = destination
         self.aws = aws or AwsAccess()
 
     # Validation
@@ -213,7 +210,7 @@ class FlowService:
         where = "destinationFlowConfigList.1.destinationConnectorProperties"
         properties = destination["destinationConnectorProperties"]
         self._check_properties(where, properties, DESTINATION, f"the destination connectorType {DESTINATION}")
-        self._check_destination(ctx, f"{where}.{DESTINATION}", properties[DESTINATION])
+        self.destination.check(ctx, f"{where}.{DESTINATION}", properties[DESTINATION])
         compile_tasks(definition["tasks"], connector_type)
         self._check_trigger(definition["triggerConfig"])
         self._check_profiles(ctx, source, destination)
@@ -241,21 +238,6 @@ class FlowService:
         others = [name for name in given if name != key]
         if others:
             raise Invalid(f"{where} must hold only {key} for {what}, not {', '.join(others)}")
-
-    def _check_destination(self, ctx: RequestContext, where: str, properties: Mapping[str, Any]) -> None:
-        domain_name = str(properties["domainName"])
-        try:
-            domain = self.domains.record(ctx, domain_name)
-        except NotFound:
-            raise Invalid(f"{where}.domainName: domain {domain_name} does not exist") from None
-        object_type = properties.get("objectTypeName")
-        if object_type is not None:
-            try:
-                self.object_types.resolve(domain, str(object_type))
-            except NotFound:
-                raise Invalid(
-                    f"{where}.objectTypeName: object type {object_type} does not exist in domain {domain_name}"
-                ) from None
 
     @staticmethod
     def _check_trigger(trigger: Mapping[str, Any]) -> None:
@@ -363,7 +345,7 @@ class FlowService:
                     now=ctx.now,
                 )
                 uow.tags.put(flow_arn(ctx.region, ctx.account_id, name), tags)
-        except IntegrityError:
+        except DuplicateKey:
             raise AlreadyExists(f"Flow {name} already exists") from None
         return Flow(record, tags)
 

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from openprofiles.aws_access import AwsAccess, AwsAccessRefused
 from openprofiles.context import RequestContext
 from openprofiles.crypto.envelope import Envelope
@@ -19,6 +17,7 @@ from openprofiles.services.customer_profiles.crypto_scope import domain_scope
 from openprofiles.services.tags import MAX_TAGS
 from openprofiles.storage.domains import DomainCounts, DomainRecord
 from openprofiles.storage.fast_reads import FastReader
+from openprofiles.storage.integrity import DuplicateKey
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: The settings kept as given: Matching, RuleBasedMatching, DataStore.
@@ -127,7 +126,7 @@ class DomainService:
                     now=ctx.now,
                 )
                 uow.tags.put(domain_arn(ctx.region, ctx.account_id, name), tags)
-        except IntegrityError:
+        except DuplicateKey:
             raise AlreadyExists(f"Domain {name} already exists") from None
         if kms_key_ref(default_encryption_key):
             # The data key's scope needs the domain's id, so the domain exists for this moment;

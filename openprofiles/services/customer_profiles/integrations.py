@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from openprofiles.context import RequestContext
 from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound
 from openprofiles.services.appflow.executions import FlowRunner
@@ -36,6 +34,7 @@ from openprofiles.services.customer_profiles.flow_definitions import checked, cr
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.integrations import IntegrationRecord
+from openprofiles.storage.integrity import DuplicateKey
 from openprofiles.storage.store import Store, UnitOfWork
 
 #: A flow older than this when an integration is created has expired (console rule).
@@ -183,7 +182,7 @@ class IntegrationService:
             self._check_fresh(ctx, flow)
         try:
             return self._write(ctx, domain, uri, name, names, request)
-        except IntegrityError:  # created concurrently: put again over it
+        except DuplicateKey:  # created concurrently: put again over it
             return self._write(ctx, domain, uri, name, names, request)
 
     def _put_with_flow(self, ctx: RequestContext, domain: DomainRecord, request: IntegrationRequest,

@@ -1,0 +1,70 @@
+"""services/provider.py: a domain error's modeled code by its nearest mapped class, and the tag
+operations every provider shares, in wire names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import pytest
+
+from openprofiles import errors
+from openprofiles.context import RequestContext
+from openprofiles.services.arns import Arn
+from openprofiles.services.provider import Provider, TagHandlers
+from openprofiles.services.tags import TagService
+from openprofiles.storage.database import Database
+from openprofiles.storage.store import Store, UnitOfWork
+
+CTX = RequestContext("000000000000", "us-east-1", "TagResource", "r1", datetime(2026, 1, 1, tzinfo=UTC))
+FLOW = "arn:aws:appflow:us-east-1:000000000000:flow/f1"
+
+
+class Missing(errors.NotFound):
+    """A subclass no provider maps itself."""
+
+
+class Codes(Provider):
+    error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
+        errors.NotFound: "ResourceNotFoundException",
+        errors.Invalid: "ValidationException",
+    }
+
+
+class Example(TagHandlers, Codes):
+    arn_service = "appflow"
+
+    def __init__(self, tags: TagService) -> None:
+        self.tags = tags
+
+
+@pytest.fixture
+def provider(db: Database) -> Example:
+    tags = TagService(Store(db))
+
+    def flow_exists(uow: UnitOfWork, arn: Arn) -> bool:
+        return arn.resource == "flow/f1"
+
+    tags.register("appflow", "flow", flow_exists)
+    return Example(tags)
+
+
+def test_an_error_maps_by_its_nearest_mapped_class() -> None:
+    provider = Codes()
+    assert provider.error_code(errors.NotFound("x")) == "ResourceNotFoundException"
+    assert provider.error_code(Missing("x")) == "ResourceNotFoundException"
+    assert provider.error_code(errors.Invalid("x")) == "ValidationException"
+    assert provider.error_code(errors.Conflict("x")) == "InternalServerException"  # nothing maps it
+
+
+def test_the_tag_operations_in_wire_names(provider: Example) -> None:
+    assert provider.tag_resource(CTX, {"resourceArn": FLOW, "tags": {"a": "1", "b": "2"}}) == {}
+    assert provider.untag_resource(CTX, {"resourceArn": FLOW, "tagKeys": ["a"]}) == {}
+    assert provider.list_tags_for_resource(CTX, {"resourceArn": FLOW}) == {"tags": {"b": "2"}}
+
+
+def test_the_tag_operations_use_the_providers_arn_service(provider: Example) -> None:
+    with pytest.raises(errors.Invalid, match="not an ARN of this service"):
+        provider.list_tags_for_resource(CTX, {"resourceArn": "arn:aws:profile:us-east-1:000000000000:domains/d"})
+    with pytest.raises(errors.NotFound):
+        provider.list_tags_for_resource(CTX, {"resourceArn": FLOW + "x"})

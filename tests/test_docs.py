@@ -1,32 +1,262 @@
-"""Every command-line option and environment variable is documented in docs/configuration.md."""
+"""Docs that cannot drift from the command line.
+
+1. Every `openprofiles …` command line written in README.md and docs/**/*.md exists in the click
+   command tree (`openprofiles.cli.main`, imported lazily). A command line is looked for in code only:
+   a line of a fenced code block (with `\\` continuations joined) or an inline code span, in which
+   `openprofiles` (or `…/bin/openprofiles`) starts the line or span or follows `$ `, `&&`, `;`, `|` or
+   `(`. Its words are read like a shell would (a `#` comment, `|`, `<`, `>`, `&&` or `;` ends it), then
+   checked: each word after a group names one of its subcommands (a group may also end the line);
+   each `--option`/`-o` is an option of the command it follows (or `--help`), and its value, when it
+   takes one, follows as `=value` or as the next word; the remaining words are no more than the
+   command's arguments. Optional parts are written in `[…]`: the options inside are checked alike,
+   plain words inside (`[flow run options]`) are placeholders. `…` and `...` alone are placeholders.
+2. Every command of the tree has a command line in docs/configuration.md, and each of its options
+   and environment variables is written there.
+The checker itself is proven by synthetic docs that must fail (`test_the_checker_fails_on_bad_docs`).
+"""
 
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pytest
 
-from openprofiles.cli import main
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
-
-
-def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
-    out = []
-    for name, command in group.commands.items():
-        out.append((f"{prefix}{name}", command))
-        if isinstance(command, click.Group):
-            out += _commands(command, f"{prefix}{name} ")
-    return out
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+# Where a command starts: the line's (or span's) start, a prompt, or after a shell separator.
+_START = re.compile(r"(?:^|\$ |&& |; |\| |\()\s*(?:[\w./-]*/)?openprofiles(?=\s|$)")
+_ENDS = {"|", "||", "&&", ";", "<", ">", ">>", "2>", "&"}
+_PLACEHOLDERS = {"…", "..."}
 
 
-@pytest.mark.parametrize(("name", "command"), _commands(main), ids=lambda v: v if isinstance(v, str) else "")
-def test_options_and_variables_are_documented(name: str, command: click.Command) -> None:
-    assert f"`{name}`" in DOC or f"{name}" in DOC, f"command {name!r} is not in docs/configuration.md"
+@dataclass(frozen=True)
+class CommandLine:
+    """One documented `openprofiles …` command line: where it is written and its words after `openprofiles`."""
+
+    where: str
+    text: str
+
+    def words(self) -> list[str]:
+        text = re.sub(r"\s#.*$", "", self.text)
+        lexer = shlex.shlex(text.replace("[", " [ ").replace("]", " ] "), posix=True, punctuation_chars="|&;<>")
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for word in lexer:
+            if word in _ENDS:
+                break
+            words.append(word)
+        return words
+
+
+def command_lines(text: str, where: str) -> Iterator[CommandLine]:
+    """The command lines written in one Markdown document (see the module docstring)."""
+    fenced = False
+    pending, first = "", 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if _FENCE.match(line):
+            fenced = not fenced
+            pending = ""
+            continue
+        if fenced:
+            first = first if pending else number
+            joined = pending + line
+            if joined.rstrip().endswith("\\"):
+                pending = joined.rstrip()[:-1] + " "
+                continue
+            pending = ""
+            yield from _commands_in(joined, f"{where}:{first}")
+        else:
+            for span in _INLINE.finditer(line):
+                yield from _commands_in(span.group(1), f"{where}:{number}")
+
+
+def _commands_in(code: str, where: str) -> Iterator[CommandLine]:
+    for start in _START.finditer(code):
+        yield CommandLine(where, code[start.end():].strip())
+
+
+def _option(command: click.Command, name: str) -> click.Option | None:
     for param in command.params:
-        if isinstance(param, click.Option) and param.envvar:
-            assert f"`{param.envvar}`" in DOC, f"{param.envvar} ({name}) is not documented"
-        if isinstance(param, click.Option) and param.opts[0].startswith("--") and param.name not in ("help",):
-            assert re.search(re.escape(param.opts[0]) + r"(?![\w-])", DOC), f"{name} {param.opts[0]} is not documented"
+        if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
+            return param
+    return None
+
+
+def check(line: CommandLine, root: click.Group) -> list[str]:
+    """What is wrong with one command line, as messages (empty when it exists as written)."""
+    return read(line, root)[1]
+
+
+def read(line: CommandLine, root: click.Group) -> tuple[str, list[str]]:
+    """The command a line names (`keys create`) and what is wrong with the line."""
+    words = line.words()
+    command: click.Command = root
+    path = ["openprofiles"]
+    positional: list[str] = []
+    problems: list[str] = []
+    optional = 0
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if word in ("[", "]"):
+            optional += 1 if word == "[" else -1
+            continue
+        if word in _PLACEHOLDERS:
+            continue
+        if word.startswith("-") and word != "-":
+            name, has_value, _ = word.partition("=")
+            if name == "--help":
+                continue
+            option = _option(command, name)
+            if option is None:
+                problems.append(f"{' '.join(path)} has no option {name}")
+                break  # whether it takes a value is unknown, so the words after it cannot be read
+            if not option.is_flag and not option.count and not has_value:
+                if index >= len(words) or words[index] in ("[", "]"):
+                    problems.append(f"{' '.join(path)} {name} needs a value")
+                else:
+                    index += option.nargs
+            continue
+        if optional:
+            continue  # a placeholder inside [...]
+        if isinstance(command, click.Group) and not positional:
+            sub = command.commands.get(word)
+            if sub is None:
+                problems.append(f"{' '.join(path)} has no command {word!r}")
+                break
+            command = sub
+            path.append(word)
+            continue
+        positional.append(word)
+    arguments = [param for param in command.params if isinstance(param, click.Argument)]
+    if not any(argument.nargs == -1 for argument in arguments) and len(positional) > sum(
+        argument.nargs for argument in arguments
+    ):
+        problems.append(f"{' '.join(path)} takes {len(arguments)} argument(s), not {positional}")
+    return " ".join(path[1:]), [f"{line.where}: `openprofiles {line.text}`: {problem}" for problem in problems]
+
+
+def _documented() -> list[CommandLine]:
+    lines: list[CommandLine] = []
+    for doc in DOCS:
+        lines += command_lines(doc.read_text(), str(doc.relative_to(ROOT)))
+    return lines
+
+
+def _root() -> click.Group:
+    from openprofiles.cli import main  # lazily: the command tree is imported by the test, not at collection
+
+    assert isinstance(main, click.Group)
+    return main
+
+
+def _tree(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from _tree(command, f"{prefix}{name} ")
+
+
+@pytest.mark.parametrize("line", _documented(), ids=lambda line: line.where)
+def test_documented_command_lines_exist(line: CommandLine) -> None:
+    assert check(line, _root()) == []
+
+
+def undocumented(text: str, root: click.Group) -> list[str]:
+    """The commands, options and variables of the tree that a configuration document does not write."""
+    written = {read(line, root)[0] for line in command_lines(text, "")}
+    problems: list[str] = []
+    for name, command in _tree(root):
+        if not any(path == name or path.startswith(name + " ") for path in written):
+            problems.append(f"command {name!r} has no command line")
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            if param.envvar and f"`{param.envvar}`" not in text:
+                problems.append(f"{param.envvar} ({name}) is not documented")
+            flag = param.opts[0]
+            if flag.startswith("--") and not re.search(re.escape(flag) + r"(?![\w-])", text):
+                problems.append(f"{name} {flag} is not documented")
+    return problems
+
+
+def test_every_command_and_its_options_and_variables_are_in_configuration_md() -> None:
+    assert undocumented(CONFIGURATION.read_text(), _root()) == []
+
+
+def test_configuration_md_check_fails_when_something_is_left_out() -> None:
+    text = CONFIGURATION.read_text()
+    root = _root()
+    assert "command 'expire' has no command line" in undocumented(text.replace("`openprofiles expire`", ""), root)
+    assert "serve --host is not documented" in undocumented(re.sub(r"--host(?![\w-])", "", text), root)
+    without_variable = text.replace("`OPENPROFILES_SESSION_TTL`", "")
+    assert "OPENPROFILES_SESSION_TTL (serve) is not documented" in undocumented(without_variable, root)
+
+
+def test_commands_are_found_in_code_only() -> None:
+    doc = "\n".join(
+        [
+            "Run openprofiles serve in prose: not a command line. `openprofiles keys list` is one.",
+            "```sh",
+            "$ .venv/bin/openprofiles serve --host 0.0.0.0 \\",
+            "      --port 9000   # a comment",
+            "aws customer-profiles list-domains --profile openprofiles",
+            "make run && openprofiles keys create --json | jq .",
+            "```",
+            "`[openprofiles]` and `openprofiles.connectors` are not commands.",
+        ]
+    )
+    found = [(line.where, line.words()) for line in command_lines(doc, "x.md")]
+    assert found == [
+        ("x.md:1", ["keys", "list"]),
+        ("x.md:3", ["serve", "--host", "0.0.0.0", "--port", "9000"]),
+        ("x.md:6", ["keys", "create", "--json"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ("`openprofiles keys crate`", "openprofiles keys has no command 'crate'"),
+        ("`openprofiles sevre --port 1`", "openprofiles has no command 'sevre'"),
+        ("```\nopenprofiles serve --prot 8000\n```", "openprofiles serve has no option --prot"),
+        ("`openprofiles keys list [--account-id ID]`", "openprofiles keys list has no option --account-id"),
+        ("`openprofiles keys create --account-id`", "openprofiles keys create --account-id needs a value"),
+        ("`openprofiles keys revoke AKIA1 AKIA2`", "openprofiles keys revoke takes 1 argument(s)"),
+        ("`openprofiles expire now`", "openprofiles expire takes 0 argument(s)"),
+        ("```\nopenprofiles serve \\\n  --host 0.0.0.0 \\\n  --singer-taps x=/y\n```", "has no option --singer-taps"),
+    ],
+)
+def test_the_checker_fails_on_bad_docs(doc: str, problem: str) -> None:
+    lines = list(command_lines(doc, "bad.md"))
+    assert len(lines) == 1
+    problems = check(lines[0], _root())
+    assert len(problems) == 1 and problem in problems[0]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "`openprofiles keys create [--account-id 123456789012] [--json]`",
+        "`openprofiles worker [--scheduler-interval S] [flow run options]`",
+        "`openprofiles dead-letters redrive LETTER_ID…`",
+        "`openprofiles serve --port=9000 --auth open`",
+        "`openprofiles --version`",
+        "`openprofiles keys`",
+        "`openprofiles`",
+        "`openprofiles flows push NAME - < records.jsonl`",
+    ],
+)
+def test_the_checker_accepts_good_docs(doc: str) -> None:
+    (line,) = command_lines(doc, "good.md")
+    assert check(line, _root()) == []

@@ -22,8 +22,6 @@ from starlette.types import Receive, Scope, Send
 from openprofiles import __version__
 from openprofiles.api.auth import OPEN_ACCOUNT, Authenticator
 from openprofiles.api.dispatch import ApiApp
-from openprofiles.api.events import PREFIX as EVENTS_PREFIX
-from openprofiles.api.events import FlowEventsEndpoint
 from openprofiles.api.router import Router
 from openprofiles.clock import Clock, SystemClock
 from openprofiles.connectors.grants import Grants
@@ -33,7 +31,6 @@ from openprofiles.crypto.envelope import Envelope
 from openprofiles.crypto.keyring import LocalKeyring
 from openprofiles.crypto.kms import KmsKeyProvider
 from openprofiles.private_files import private_dir
-from openprofiles.scheduler.scheduler import Scheduler
 from openprofiles.services.access_keys import SYSTEM_SCOPE, AccessKeyService
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService, connector_profile_exists
 from openprofiles.services.appflow.executions import FlowRunner
@@ -41,10 +38,13 @@ from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.appflow.flows import FlowService, flow_exists
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.appflow.run_slots import RunSettings
+from openprofiles.services.appflow.scheduling import Scheduler
+from openprofiles.services.console_sessions import ConsoleSessionService
 from openprofiles.services.customer_profiles.crypto_scope import scope_account
 from openprofiles.services.customer_profiles.dead_letters import DeadLetterService
 from openprofiles.services.customer_profiles.domains import DomainService, domain_exists
 from openprofiles.services.customer_profiles.expiry import ExpiryService
+from openprofiles.services.customer_profiles.flow_destination import FlowDestination
 from openprofiles.services.customer_profiles.ingest import IngestService
 from openprofiles.services.customer_profiles.integrations import IntegrationService, integration_exists
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService, object_type_exists
@@ -166,11 +166,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     reader = FastReader(db)
     domains = DomainService(store, envelope, reader, grants.aws)
     object_types = ObjectTypeService(store, envelope, reader)
-    flows = FlowService(store, domains, object_types, grants.aws)
     dead_letters = DeadLetterService(store, envelope, clock, grants.aws)
-    ingest = IngestService(store, envelope, on_dead_letters=dead_letters.flush_in_background)
+    ingest = IngestService(store, envelope, object_types.plan, on_dead_letters=dead_letters.flush_in_background)
+    destination = FlowDestination(store, domains, object_types, ingest)  # AppFlow's port to Customer Profiles
+    flows = FlowService(store, destination, grants.aws)
     connector_profiles = ConnectorProfileService(store, envelope, ConnectorRegistry(), grants)
-    runner = FlowRunner(store, flows, connector_profiles, domains, object_types, ingest, clock, RunSettings(
+    runner = FlowRunner(store, flows, connector_profiles, destination, clock, RunSettings(
         concurrency=settings.flow_concurrency, batch_size=settings.flow_batch_size, lease=settings.run_lease,
         stuck_timeout=settings.stuck_run_timeout))
     return Runtime(
@@ -219,7 +220,8 @@ def create_app(runtime: Runtime) -> Root:
                 runtime.workflows,
             ),
             "appflow": AppFlowProvider(
-                runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner
+                runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner,
+                FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner),
             ),
         },
         clock=runtime.clock,
@@ -250,22 +252,22 @@ def create_app(runtime: Runtime) -> Root:
             yield
             tasks.cancel_scope.cancel()
 
-    events = FlowEventsEndpoint(api, FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner))
-    sessions = (Sessions(runtime.keyring.derive("console-sessions"), runtime.access_keys.lookup, runtime.store,
-                         runtime.clock, timedelta(seconds=runtime.settings.session_ttl))
+    sessions = (Sessions(runtime.keyring.derive("console-sessions"), ConsoleSessionService(
+                    runtime.store, runtime.access_keys.lookup, runtime.clock,
+                    timedelta(seconds=runtime.settings.session_ttl)))
                 if runtime.settings.auth == "sigv4" else None)
     console = Console(Pages(runtime.domains, runtime.integrations, runtime.flows),
                       AgentPages(runtime.domains, runtime.object_types, runtime.search, runtime.profiles), sessions,
                       runtime.settings.console_region, runtime.clock, OPEN_ACCOUNT)
-    web = Starlette(routes=[Route("/health", health, methods=["GET"]), events.route(), *console.routes()],
+    web = Starlette(routes=[Route("/health", health, methods=["GET"]), *console.routes()],
                     lifespan=lifespan)
     return Root(web, api)
 
 
 class Root:
-    """The ASGI entry point: the service's own pages (`/health`, `/_openprofiles/…`, `/console/…`) to
-    Starlette, every other HTTP request to the AWS API as it came (any path, even one a route pattern would
-    not match)."""
+    """The ASGI entry point: the service's own pages (`/health`, `/console/…`) to Starlette, every other
+    HTTP request to the AWS API as it came (any path, even one a route pattern would not match; OpenProfiles'
+    own operations under `/_openprofiles/` too)."""
 
     WEB_PATHS = frozenset({"/health"})
 
@@ -280,8 +282,7 @@ class Root:
             await self.web(scope, receive, send)
 
     def is_web(self, path: str) -> bool:
-        return (path in self.WEB_PATHS or path.startswith(EVENTS_PREFIX) or path == CONSOLE_PREFIX
-                or path.startswith(CONSOLE_PREFIX + "/"))
+        return path in self.WEB_PATHS or path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
 
 
 async def _every(seconds: float, job: Callable[[], object], name: str) -> None:

@@ -1,7 +1,8 @@
-"""Flow runs: extract from the source, apply the tasks, load through the batch ingest service.
+"""Flow runs: load the run, let the flow engine (flows/engine.py) plan it and run its pages, persist.
 
-Each page the connector yields becomes one ingest batch; the run's counters and the page's
-checkpoint (sealed with the destination domain's data key, like the records: it may hold source
+Each page the connector yields becomes one ingest batch of the destination (destinations.py; one
+per stretch of records of one object type when an integration maps by event type); the run's
+counters and the batch's checkpoint (sealed with the destination domain's data key, like the records: it may hold source
 values) commit in that batch's transaction, so a run that stops (crash, cancel) resumes from the
 last committed page without losing or duplicating records. Records the tasks drop are kept
 as dead letters with their reason, in the same transaction. When an incremental run succeeds the
@@ -17,26 +18,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime
+import threading
 from typing import Any
 
 import orjson
 
-from openprofiles import json_depth
 from openprofiles.clock import Clock
-from openprofiles.connectors.base import Connection, ConnectorError, ExtractRequest, UnreadableRecord
+from openprofiles.connectors.base import Connection, ConnectorError
 from openprofiles.context import RequestContext
-from openprofiles.crypto.kms import kms_key_ref
 from openprofiles.errors import Invalid, ServiceError, Unsupported
-from openprofiles.flows.tasks import Dropped, Filtered, Output, Terminated, compile_tasks
+from openprofiles.flows.engine import Batch, RunState, destination_properties, plan, routing, run_pages
 from openprofiles.services.appflow.connector_profiles import ConnectorProfileService
-from openprofiles.services.appflow.flows import FlowService, next_run_at, trigger_type
+from openprofiles.services.appflow.destinations import DomainDestination, FlowIntegration, ProfilesDestination
+from openprofiles.services.appflow.flows import FlowService, flow_arn, next_run_at, trigger_type
 from openprofiles.services.appflow.pushed_records import EVENT, EventBatches
 from openprofiles.services.appflow.run_slots import ActiveRun, RunOutcome, RunSettings, RunSlots
-from openprofiles.services.customer_profiles.crypto_scope import domain_scope
-from openprofiles.services.customer_profiles.domains import DomainService
-from openprofiles.services.customer_profiles.ingest import IngestResult, IngestService
-from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.storage.executions import ACTIVE, ExecutionRecord
 from openprofiles.storage.flows import FlowRecord
 from openprofiles.storage.store import Store, UnitOfWork
@@ -67,18 +63,14 @@ class FlowRunner:
         store: Store,
         flows: FlowService,
         connector_profiles: ConnectorProfileService,
-        domains: DomainService,
-        object_types: ObjectTypeService,
-        ingest: IngestService,
+        destination: ProfilesDestination,
         clock: Clock,
         settings: RunSettings | None = None,
     ) -> None:
         self.store = store
         self.flows = flows
         self.connector_profiles = connector_profiles
-        self.domains = domains
-        self.object_types = object_types
-        self.ingest = ingest
+        self.destination = destination
         self.clock = clock
         self.settings = settings or RunSettings()
         self.slots = RunSlots(store, clock, self.settings, execute=self._execute, end_stuck=self._end_stuck)
@@ -94,6 +86,7 @@ class FlowRunner:
         Event flow becomes Active."""
         flow = self.flows.get(ctx, name).record
         self.flows.check_source(ctx, flow.definition)
+        self.check_destination(ctx, flow)
         trigger = trigger_type(flow.definition)
         if trigger != "OnDemand":
             with self.store.write() as uow:
@@ -107,6 +100,20 @@ class FlowRunner:
             uow.executions.add(flow.id, execution_id, "OnDemand", ctx.now, None, None)
         self.submit(execution_id)
         return flow, execution_id
+
+    def check_destination(self, ctx: RequestContext, flow: FlowRecord) -> None:
+        """A flow's records have an object type to go to (its destination's, or its integration's
+        mapping: flows/engine.py `routing`); NoObjectType (ConflictException) naming what to add otherwise.
+        StartFlow, the scheduler and event pushes check it before a run is recorded."""
+        routing(flow.definition, self._integration(ctx, flow))
+
+    def _integration(self, ctx: RequestContext, flow: FlowRecord) -> FlowIntegration | None:
+        """The domain's integration for the flow, looked up only when the flow names no object type."""
+        properties = destination_properties(flow.definition)
+        if properties.get("objectTypeName"):
+            return None
+        arn = flow_arn(flow.region, flow.account_id, flow.name)
+        return self.destination.integration(ctx, str(properties["domainName"]), arn)
 
     def stop(self, ctx: RequestContext, name: str) -> FlowRecord:
         """StopFlow: deactivates a Scheduled or Event flow (OnDemand flows cannot be stopped)."""
@@ -188,14 +195,8 @@ class FlowRunner:
         if self._finish(run.execution_id, RunOutcome("Error", message)):
             log.warning("flow execution %s: no progress for %s s; ended in Error", run.execution_id, seconds)
 
-    def _checked(self, run: ActiveRun) -> None:
-        """Stop before the next batch when the run is no longer ours or the process is stopping."""
-        if run.dropped:
-            raise LeaseLost()
-        if self.slots.closing.is_set():
-            raise Stopping()
-
     def _run(self, run: ActiveRun) -> RunOutcome:
+        """Load the run, plan it and run its pages (flows/engine.py); the outcome to record."""
         execution_id = run.execution_id
         with self.store.read() as uow:
             execution = uow.executions.get(execution_id)
@@ -205,65 +206,19 @@ class FlowRunner:
                 raise RunCancelled()
             flow = uow.flows.get_by_id(execution.flow_id)
         assert flow is not None
-        definition = flow.definition
-        source = definition["sourceFlowConfig"]
         ctx = RequestContext(flow.account_id, flow.region, "FlowRun", execution_id, self.clock.now())
-        destination = definition["destinationFlowConfigList"][0]["destinationConnectorProperties"]["CustomerProfiles"]
-        domain = self.domains.record(ctx, destination["domainName"])
-        type_name = destination.get("objectTypeName")
-        if not type_name:
-            raise Invalid("The flow's CustomerProfiles destination names no objectTypeName")
-        otype = self.object_types.resolve(domain, type_name)
-        pipeline = compile_tasks(definition.get("tasks") or [], source["connectorType"])
+        integration = self._integration(ctx, flow)
+        destination = self.destination.open(ctx, str(destination_properties(flow.definition)["domainName"]))
         connector = (EventBatches(self.store, self.connector_profiles.envelope).source(execution_id)
-                     if execution.trigger == EVENT else self._connector(ctx, source))
-        windowed = execution.trigger == BACKFILL
-        incremental = not windowed and (definition.get("triggerConfig", {}).get("triggerProperties", {})
-                                        .get("Scheduled", {}).get("dataPullMode") == "Incremental")
-        since = _parse_time(flow.cursor.get("high_water")) if incremental and flow.cursor else None
-        if windowed:
-            since = execution.data_pull_start
-        request = ExtractRequest(
-            entity=_entity(source),
-            source_properties=_source_properties(source),
-            fields=list(pipeline.projected_fields) if pipeline.projected_fields else None,
-            filters=pipeline.record_filters,
-            since=since,
-            until=execution.data_pull_end if windowed else None,
-            modified_field=(source.get("incrementalPullConfig") or {}).get("datetimeTypeFieldName")
-            or type(connector).default_modified_field,
-            checkpoint=self._resume_point(execution),
-            page_size=self.settings.batch_size,
-        )
-        high_water = since
-        apply = pipeline.apply
-        for page in connector.extract(request):
-            run.progressed()
-            self._checked(run)
-            outputs, dropped, size = [], [], 0
-            for record in page.records:
-                data, unreadable = _encoded(record)
-                size += len(data)
-                if unreadable is not None:
-                    dropped.append((data.decode(), unreadable))
-                    continue
-                outcome = apply(record)
-                if isinstance(outcome, Output):
-                    outputs.append(outcome.record)
-                elif isinstance(outcome, Filtered):
-                    continue
-                elif isinstance(outcome, Dropped):
-                    dropped.append((data.decode(), outcome.reason))
-                elif isinstance(outcome, Terminated):
-                    raise Invalid(f"Validation stopped the run: {outcome.reason}")
-            if page.high_water and (high_water is None or page.high_water > high_water):
-                high_water = page.high_water
-            self._checked(run)
-            checkpoint = self._sealed_checkpoint(execution_id, domain, page.checkpoint)
-            self._load(execution_id, domain, otype, outputs, dropped, checkpoint, len(page.records), size)
-            run.progressed()
-        self._checked(run)
-        cursor = {"high_water": high_water.isoformat()} if incremental and high_water is not None else None
+                     if execution.trigger == EVENT else self._connector(ctx, flow.definition["sourceFlowConfig"]))
+        window = (execution.data_pull_start, execution.data_pull_end) if execution.trigger == BACKFILL else None
+        state = RunState(cursor=flow.cursor, window=window, checkpoint=self._resume_point(execution))
+        planned = plan(flow.definition, integration, state, page_size=self.settings.batch_size,
+                       default_modified_field=type(connector).default_modified_field)
+        for name in planned.routing.names:
+            destination.resolve(name)
+        cursor = run_pages(planned, connector, lambda batch: self._load(execution_id, destination, batch),
+                           _Control(run, self.slots.closing))
         return RunOutcome("Successful", None, cursor)
 
     def _connector(self, ctx: RequestContext, source: dict[str, Any]) -> Any:
@@ -274,32 +229,34 @@ class FlowRunner:
         return cls(Connection("", source["connectorType"], {}, {}, None, ctx.account_id,
                               self.connector_profiles.grants))
 
-    def _load(self, execution_id: str, domain: Any, otype: Any, outputs: list[dict[str, Any]],
-              dropped: list[tuple[str, str]], checkpoint: bytes | None, count: int, size: int) -> None:
+    def _load(self, execution_id: str, destination: DomainDestination, batch: Batch) -> None:
+        """Ingest a batch; its counters and sealed checkpoint commit in the same transaction, if
+        this process still holds the run (else the batch is rolled back)."""
         now = self.clock.now()
-        blobs = [orjson.dumps(o, default=str) for o in outputs]
+        blobs = [orjson.dumps(o, default=str) for o in batch.records]
+        checkpoint = self._sealed_checkpoint(execution_id, destination, batch.checkpoint)
 
-        def commit(uow: UnitOfWork, results: list[IngestResult]) -> None:
-            failures = sum(1 for r in results if r.rejected) + len(dropped)
-            written = sum(len(b) for b, r in zip(blobs, results, strict=True) if not r.rejected)
-            if not uow.executions.progress(execution_id, self.worker_id, now, records=count, bytes_in=size,
-                                           bytes_out=written, failures=failures, checkpoint=checkpoint):
+        def commit(uow: UnitOfWork, rejected: list[str | None]) -> None:
+            failures = sum(1 for r in rejected if r) + len(batch.dropped)
+            written = sum(len(b) for b, r in zip(blobs, rejected, strict=True) if not r)
+            if not uow.executions.progress(execution_id, self.worker_id, now, records=batch.read,
+                                           bytes_in=batch.size, bytes_out=written, failures=failures,
+                                           checkpoint=checkpoint):
                 current = uow.executions.get(execution_id)
                 if current is not None and current.worker == self.worker_id and current.status == "CancelStarted":
                     raise RunCancelled()
                 raise LeaseLost()  # the batch is rolled back
 
-        self.ingest.ingest(domain, otype, [b.decode() for b in blobs], source=f"flow-execution:{execution_id}",
-                           performed_by="AppFlow", now=now, dropped=dropped, within=commit)
+        destination.load(batch.object_type, [b.decode() for b in blobs], dropped=batch.dropped,
+                         source=f"flow-execution:{execution_id}", performed_by="AppFlow", now=now, within=commit)
 
-    def _sealed_checkpoint(self, execution_id: str, domain: Any, checkpoint: Any) -> bytes | None:
-        """A page's checkpoint sealed like the records it covers (the destination domain's data key),
+    def _sealed_checkpoint(self, execution_id: str, destination: DomainDestination, checkpoint: Any) -> bytes | None:
+        """A batch's checkpoint sealed like the records it covers (the destination domain's data key),
         bound to its execution; it may hold source values (the SQL connector's last key)."""
         if checkpoint is None:
             return None
-        return self.connector_profiles.envelope.seal(domain_scope(domain.id), orjson.dumps(checkpoint),
-                                                     _checkpoint_aad(execution_id),
-                                                     kms_key_ref(domain.default_encryption_key))
+        return self.connector_profiles.envelope.seal(destination.scope, orjson.dumps(checkpoint),
+                                                     _checkpoint_aad(execution_id), destination.key_ref)
 
     def _resume_point(self, execution: ExecutionRecord) -> Any:
         """Where a resumed run starts: its sealed checkpoint opened, or a plaintext one from before 0009."""
@@ -337,46 +294,23 @@ class FlowRunner:
         return True
 
 
-def _encoded(record: dict[str, Any]) -> tuple[bytes, str | None]:
-    """A source record as JSON, and why it cannot go through the tasks (its dead letter's reason):
-    its connector could not read it, or it nests deeper than `json_depth.MAX_DEPTH`; else None."""
-    if isinstance(record, UnreadableRecord):
-        return record.text.encode(), record.reason
-    try:
-        data: bytes | None = orjson.dumps(record, default=str)
-    except orjson.JSONEncodeError:  # too deep for orjson, or a value it cannot write
-        data = None
-    if data is not None and not json_depth.may_exceed(data, json_depth.MAX_DEPTH):
-        return data, None
-    path = json_depth.depth_beyond(record)
-    if path is None:
-        return data if data is not None else orjson.dumps(record, default=str), None
-    reason = (f"The source record is {json_depth.TooDeep(json_depth.MAX_DEPTH, path)}; records may nest "
-              f"objects and arrays at most {json_depth.MAX_DEPTH} levels deep")
-    return data if data is not None else json_depth.dumps(record).encode(), reason
+class _Control:
+    """The engine's run control: progress for the stuck-run timer, and the checks that stop a run."""
+
+    def __init__(self, run: ActiveRun, closing: threading.Event) -> None:
+        self.run = run
+        self.closing = closing
+
+    def progressed(self) -> None:
+        self.run.progressed()
+
+    def check(self) -> None:
+        """Stop before the next batch when the run is no longer ours or the process is stopping."""
+        if self.run.dropped:
+            raise LeaseLost()
+        if self.closing.is_set():
+            raise Stopping()
 
 
 def _checkpoint_aad(execution_id: str) -> bytes:
     return f"flow-execution-checkpoint:{execution_id}".encode()
-
-
-def _entity(source: dict[str, Any]) -> str:
-    properties = next(iter(source["sourceConnectorProperties"].values()))
-    if "object" in properties:
-        return str(properties["object"])
-    if "entityName" in properties:
-        return str(properties["entityName"])
-    if "bucketName" in properties:
-        return "/".join(p for p in (properties["bucketName"], properties.get("bucketPrefix")) if p)
-    raise Invalid("sourceConnectorProperties names no object or entity")
-
-
-def _source_properties(source: dict[str, Any]) -> dict[str, Any]:
-    return dict(next(iter(source["sourceConnectorProperties"].values())))
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed

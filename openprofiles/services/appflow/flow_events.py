@@ -38,7 +38,7 @@ class FlowEvents:
         """Record a run of the flow over the body's records and hand it to the runner.
 
         NotFound for an unknown flow, Invalid when the flow is not Event-triggered or the body holds
-        no records, Conflict when the flow is not Active.
+        no records, Conflict when the flow is not Active or its records have no object type to go to.
         """
         flow = self.flows.get(ctx, name).record
         trigger = trigger_type(flow.definition)
@@ -46,6 +46,7 @@ class FlowEvents:
             raise Invalid(f"Flow {name} is triggered {trigger}; only flows with triggerType Event accept events")
         if flow.status != "Active":
             raise Conflict(f"Flow {name} is {flow.status}; StartFlow activates it to accept events")
+        self.runner.check_destination(ctx, flow)
         records = parse_records(body)
         execution_id = secrets.token_hex(16)
         sealed = self.batches.seal(execution_id, records)

@@ -9,7 +9,7 @@ from pathlib import Path
 from openprofiles.app import Runtime, build_runtime
 from openprofiles.clock import FixedClock
 from openprofiles.context import RequestContext
-from openprofiles.scheduler.scheduler import Scheduler
+from openprofiles.services.appflow.scheduling import Scheduler
 from openprofiles.settings import Settings
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

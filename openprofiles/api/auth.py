@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -19,8 +19,8 @@ from typing import NamedTuple
 from urllib.parse import quote, unquote_to_bytes
 
 from openprofiles.api.errors import AuthFailed
+from openprofiles.api.ports import AccessKeyLookup
 from openprofiles.clock import Clock
-from openprofiles.services.access_keys import AccessKey
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 OPEN_ACCOUNT = "000000000000"
@@ -296,7 +296,7 @@ class Authenticator:
     signature), then the body's SHA-256 as it streams (`BodyCheck`: equal to the declared hash, or
     the signature over it). `authenticate` runs them all for a body in hand."""
 
-    def __init__(self, mode: str, lookup: Callable[[str], AccessKey | None], clock: Clock) -> None:
+    def __init__(self, mode: str, lookup: AccessKeyLookup, clock: Clock) -> None:
         if mode not in ("sigv4", "open"):
             raise ValueError(f"unknown auth mode {mode!r}")
         self.mode = mode

@@ -1,5 +1,8 @@
 """The AWS API as an ASGI application: authenticate, route, parse, validate, call, serialize.
 
+OpenProfiles' own operations (a provider's `own_operations`, under `/_openprofiles/`) take the same
+path but for the model: their handler gets the path labels and the raw body, and answers JSON.
+
 The work for one request happens in a worker thread (storage is synchronous), except a provider's
 quick reads on the embedded database: they run on the event loop, because on this kind of
 machine the hop to a worker thread and back costs more than the read itself.
@@ -19,16 +22,17 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from openprofiles.api.auth import Authenticator, BodyCheck, Caller, SignedHead, parse_authorization
+from openprofiles.api.auth import Scope as AuthScope
 from openprofiles.api.errors import ApiError, AuthFailed, NotImplementedOperation, ValidationFailed
 from openprofiles.api.parser import parse_request
-from openprofiles.api.router import Router
+from openprofiles.api.ports import ServiceProvider
+from openprofiles.api.router import OwnRoute, OwnRoutes, Router
 from openprofiles.api.serializer import serialize_response
-from openprofiles.api.spec import ServiceSpec
+from openprofiles.api.spec import Operation, ServiceSpec
 from openprofiles.api.validator import validate
 from openprofiles.clock import Clock
 from openprofiles.context import RequestContext
 from openprofiles.errors import ServiceError
-from openprofiles.services.provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,8 @@ class Head:
     service: ServiceSpec
     found: ServiceSpec | None = None
     signed: SignedHead | Caller | None = None
+    #: The own operation the path names, with its path labels.
+    own: tuple[OwnRoute, dict[str, str]] | None = None
 
 
 class ApiApp:
@@ -138,7 +144,7 @@ class ApiApp:
         self,
         router: Router,
         authenticator: Authenticator,
-        providers: Mapping[str, Provider],
+        providers: Mapping[str, ServiceProvider],
         clock: Clock,
         quick_reads_inline: bool = False,
     ) -> None:
@@ -148,6 +154,7 @@ class ApiApp:
         self.clock = clock
         self.quick_reads_inline = quick_reads_inline
         self.default_service = router.services["customer-profiles"]
+        self.own_routes = OwnRoutes(router.services, {name: p.own_operations for name, p in providers.items()})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -168,7 +175,7 @@ class ApiApp:
         except ClientGone:
             return
         except BodyTooLarge:
-            response = self._error(head.service, ValidationFailed(too_large_message()), new_request_id())
+            response = self._error(head.service, self._too_large(head), new_request_id())
         except ApiError as error:
             response = self._error(head.service, error, new_request_id())
         except Exception:
@@ -203,24 +210,48 @@ class ApiApp:
         return bool(ops) and all(op.name in self.providers[op.service.name].quick_reads for op in ops)
 
     def check_head(self, request: HttpRequest, head: Head) -> None:
-        """Fill in `head` from the request's head alone: the service (the credential scope's, else the
-        path's), the declared body length, and the signature's checks that need no key. Raises
-        ApiError, to be answered as `head.service`'s."""
+        """Fill in `head` from the request's head alone: the service (an own operation's, else the
+        credential scope's, else the path's), the declared body length, and the signature's checks
+        that need no key. Raises ApiError, to be answered as `head.service`'s."""
         scope = parse_authorization(next((v for k, v in request.headers if k == "authorization"), None))
-        found = self.router.by_signing_name.get(scope.service) if scope else None
-        if scope is not None and found is None:
-            raise AuthFailed(
-                f"Credential should be scoped to a valid service: 'profile' or 'appflow', not '{scope.service}'"
-            )
-        if found is None:
-            found = self.router.service_for_path(request.method, request.raw_path)
+        head.own = self.own_routes.match(request.raw_path)
+        if head.own is not None:
+            found: ServiceSpec | None = self._own_service(head.own[0], request.method, scope)
+        else:
+            found = self.router.by_signing_name.get(scope.service) if scope else None
+            if scope is not None and found is None:
+                raise AuthFailed(
+                    f"Credential should be scoped to a valid service: 'profile' or 'appflow', not '{scope.service}'"
+                )
+            if found is None:
+                found = self.router.service_for_path(request.method, request.raw_path)
         if found is not None:
             head.service = found
         head.found = found
         length = request.declared_length()
         if length is not None and length > MAX_BODY:
-            raise ValidationFailed(too_large_message())
+            raise self._too_large(head)
         head.signed = self.authenticator.check_head(scope, request.headers)
+
+    @staticmethod
+    def _own_service(route: OwnRoute, method: str, scope: AuthScope | None) -> ServiceSpec:
+        """The service of an own operation's path: 405 for another method, 403 for a credential
+        scoped to another service."""
+        if method != route.method:
+            raise ApiError("UnknownOperationException", f"{route.name} accepts only {route.method}", 405)
+        signing_name = route.service.signing_name
+        if scope is not None and scope.service != signing_name:
+            raise AuthFailed(f"Credential should be scoped to the service '{signing_name}', not '{scope.service}'")
+        return route.service
+
+    @staticmethod
+    def _too_large(head: Head) -> ApiError:
+        """A body over MAX_BODY: the service's validation error, 400 as AWS answers, 413 on an own
+        operation (plain HTTP)."""
+        error = ValidationFailed(too_large_message())
+        if head.own is not None:
+            error.status = 413
+        return error
 
     def handle(self, request: HttpRequest, head: Head | None = None, caller: Caller | None = None) -> HttpResponse:
         """One request, start to finish (or from what `check_head` settled, and its caller when its
@@ -228,11 +259,9 @@ class ApiApp:
         request_id = new_request_id()
         if head is None:
             head = Head(self.default_service)
-        service = head.service
         try:
             if head.signed is None:
                 self.check_head(request, head)
-                service = head.service
             if caller is None:
                 assert head.signed is not None
                 check = self.authenticator.begin(
@@ -240,39 +269,16 @@ class ApiApp:
                 )
                 check.update(request.body)
                 caller = check.finish()
-            if head.found is None:
-                raise ApiError(
-                    "UnknownOperationException",
-                    f"No operation of either service matches {request.method} {request.raw_path}",
-                    404,
-                )
-            match = self.router.match(service.name, request.method, request.raw_path)
-            if match is None:
-                raise ApiError(
-                    "UnknownOperationException",
-                    f"No {service.model.service_name} operation matches {request.method} {request.raw_path}",
-                    404,
-                )
-            op, labels = match
-            query = parse_qsl(request.raw_query, keep_blank_values=True) if request.raw_query else []
-            params = parse_request(op, labels, query, dict(request.headers), request.body)
-            validate(op.model.input_shape, params)
-            provider = self.providers[service.name]
-            handler = getattr(provider, op.handler_name, None)
-            if handler is None:
-                raise NotImplementedOperation(op.name)
-            ctx = RequestContext(
-                account_id=caller.account_id,
-                region=caller.region,
-                operation=op.name,
-                request_id=request_id,
-                now=self.clock.now(),
-            )
-            try:
-                result = handler(ctx, params)
-            except ServiceError as error:
-                raise ApiError(provider.error_code(error), error.message) from error
-            status, headers, body = serialize_response(op, result)
+            if head.own is not None:
+                route, labels = head.own
+                result = self._call(route.service, route.name, route.handler_name, {**labels, "body": request.body},
+                                    caller, request_id)
+                headers: dict[str, str] = {}
+                status, body = route.status, orjson.dumps(result)
+            else:
+                op, params = self._parse(request, head)
+                result = self._call(head.service, op.name, op.handler_name, params, caller, request_id)
+                status, headers, body = serialize_response(op, result)
             headers["x-amzn-RequestId"] = request_id
             headers.setdefault("Content-Type", "application/json")
             return HttpResponse(status, headers, body)
@@ -280,6 +286,42 @@ class ApiApp:
             return self._error(head.service, error, request_id)
         except Exception:
             return self._internal_error(head.service, request_id)
+
+    def _parse(self, request: HttpRequest, head: Head) -> tuple[Operation, dict[str, Any]]:
+        """The modeled operation a request names and its parameters, validated."""
+        service = head.service
+        if head.found is None:
+            raise ApiError(
+                "UnknownOperationException",
+                f"No operation of either service matches {request.method} {request.raw_path}",
+                404,
+            )
+        match = self.router.match(service.name, request.method, request.raw_path)
+        if match is None:
+            raise ApiError(
+                "UnknownOperationException",
+                f"No {service.model.service_name} operation matches {request.method} {request.raw_path}",
+                404,
+            )
+        op, labels = match
+        query = parse_qsl(request.raw_query, keep_blank_values=True) if request.raw_query else []
+        params = parse_request(op, labels, query, dict(request.headers), request.body)
+        validate(op.model.input_shape, params)
+        return op, params
+
+    def _call(self, service: ServiceSpec, operation: str, handler_name: str, params: dict[str, Any], caller: Caller,
+              request_id: str) -> Any:
+        """The handler's result; NotImplementedOperation when the provider has none, a domain error
+        as the provider's modeled exception."""
+        provider = self.providers[service.name]
+        handler = provider.handler(handler_name)
+        if handler is None:
+            raise NotImplementedOperation(operation)
+        ctx = RequestContext(caller.account_id, caller.region, operation, request_id, self.clock.now())
+        try:
+            return handler(ctx, params)
+        except ServiceError as error:
+            raise ApiError(provider.error_code(error), error.message) from error
 
     def _internal_error(self, service: ServiceSpec, request_id: str) -> HttpResponse:
         log.exception("internal error, request id %s", request_id)

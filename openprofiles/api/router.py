@@ -1,11 +1,20 @@
-"""Find the operation a request names, by service, method and `requestUri`."""
+"""Find the operation a request names, by service, method and `requestUri`; and OpenProfiles' own
+operations (`OwnRoutes`), by path under `/_openprofiles/`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from openprofiles.api.spec import Operation, ServiceSpec, load_services
+from botocore import xform_name
+
+from openprofiles.api.ports import OwnOperation
+from openprofiles.api.spec import Operation, ServiceSpec, compile_uri, load_services
+
+#: Paths under this prefix are OpenProfiles' own operations, never an AWS one.
+OWN_PREFIX = "/_openprofiles/"
 
 #: Routes remembered by (service, method, raw path): clients call the same few paths again and again.
 _MEMO_SIZE = 4096
@@ -59,3 +68,43 @@ class Router:
                 if f":{spec.signing_name}:" in decoded:
                     return spec
         return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True)
+class OwnRoute:
+    """An operation of OpenProfiles' own (api/ports.py `OwnOperation`) and how a request reaches it."""
+
+    service: ServiceSpec = field(repr=False)
+    name: str
+    method: str
+    pattern: re.Pattern[str] = field(repr=False)
+    status: int
+
+    @property
+    def handler_name(self) -> str:
+        return str(xform_name(self.name))
+
+
+class OwnRoutes:
+    """OpenProfiles' own operations of each service, found by path alone: a path belongs to one
+    service and one method, whatever the request's credential scope or method says."""
+
+    def __init__(self, services: Mapping[str, ServiceSpec], declared: Mapping[str, Mapping[str, OwnOperation]]) -> None:
+        self.routes: list[OwnRoute] = []
+        for service, operations in declared.items():
+            for name, op in operations.items():
+                if not op.path.startswith(OWN_PREFIX):
+                    raise ValueError(f"{service} {name}: the path {op.path} of an own operation must start "
+                                     f"with {OWN_PREFIX}")
+                pattern, _ = compile_uri(op.path)
+                self.routes.append(OwnRoute(services[service], name, op.method.upper(), pattern, op.status))
+
+    def match(self, raw_path: str) -> tuple[OwnRoute, dict[str, str]] | None:
+        """The own operation at this path (of any method), with its decoded path labels."""
+        if not raw_path.startswith(OWN_PREFIX):
+            return None
+        for route in self.routes:
+            m = route.pattern.match(raw_path)
+            if m:
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}
+        return None

@@ -65,7 +65,9 @@ class ServiceSpec:
         return "ValidationException" if "ValidationException" in names else "BadRequestException"
 
 
-def _compile(uri: str) -> tuple[re.Pattern[str], int]:
+def compile_uri(uri: str) -> tuple[re.Pattern[str], int]:
+    """A `requestUri`'s path as a pattern (a group per label, `{key+}` greedy) and its count of
+    literal segments."""
     path = uri.split("?", 1)[0]
     parts: list[str] = []
     pos = 0
@@ -89,7 +91,7 @@ def load_services() -> dict[str, ServiceSpec]:
         for op_name in spec.model.operation_names:
             op_model = spec.model.operation_model(op_name)
             http = op_model.http
-            pattern, literals = _compile(http["requestUri"])
+            pattern, literals = compile_uri(http["requestUri"])
             spec.operations[op_name] = Operation(
                 service=spec,
                 name=op_name,

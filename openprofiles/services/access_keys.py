@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,10 @@ class AccessKey:
     active: bool
 
 
+#: `AccessKeyService.lookup`, as the signature check and the console's sign-in take it.
+AccessKeyLookup = Callable[[str], AccessKey | None]
+
+
 @dataclass(frozen=True)
 class AccessKeySummary:
     """A key as it may be shown: never its secret."""
@@ -45,6 +50,8 @@ def valid_account_id(account_id: str) -> bool:
 
 
 class AccessKeyService:
+    """Access keys; `lookup` conforms to api/ports.py's `AccessKeyLookup`."""
+
     def __init__(self, store: Store, envelope: Envelope, clock: Clock, reader: FastReader) -> None:
         self.store = store
         self.envelope = envelope

@@ -1,13 +1,26 @@
-"""What every service provider has: its error mapping. Handlers are methods named after the
-operation (`create_domain` for CreateDomain) taking the request context and the parameters."""
+"""What every service provider has: its error mapping, its handlers and OpenProfiles' own operations.
+Handlers are methods named after the operation (`create_domain` for CreateDomain) taking the request
+context and the parameters; ApiApp reaches a provider through api/ports.py's `ServiceProvider`."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 from openprofiles import errors
 from openprofiles.context import RequestContext
 from openprofiles.services.tags import TagService
+
+
+class OwnOperation(NamedTuple):
+    """An operation of OpenProfiles' own, not in the service model (api/ports.py `OwnOperation`):
+    its handler gets the path labels and the raw request body as `body`."""
+
+    method: str
+    #: A path template under `/_openprofiles/`, `{label}` for each path label.
+    path: str
+    #: The status of a success.
+    status: int
 
 
 class Provider:
@@ -18,6 +31,13 @@ class Provider:
     #: Operations that only read a few rows by key and reach nothing outside the database (but a
     #: KMS key, once per process): on the embedded database they may run on the event loop.
     quick_reads: ClassVar[frozenset[str]] = frozenset()
+    #: OpenProfiles' own operations, by name (the handler is the name in snake case).
+    own_operations: ClassVar[Mapping[str, OwnOperation]] = {}
+
+    def handler(self, name: str) -> Callable[[RequestContext, dict[str, Any]], Any] | None:
+        """The handler method called `name`, None when the provider has none."""
+        found = getattr(self, name, None)
+        return found if callable(found) else None
 
     def error_code(self, error: errors.ServiceError) -> str:
         for kind in type(error).__mro__:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,7 +17,6 @@ from openprofiles.services.customer_profiles.domains import DomainService
 from openprofiles.services.customer_profiles.object_type_service import ObjectTypeService
 from openprofiles.services.customer_profiles.profiles import ProfileService
 from openprofiles.services.customer_profiles.search import Found, SearchKey, SearchService
-from openprofiles.storage.history import HistoryRow
 
 #: SearchProfiles' KeyName and Values members (the service model's limits).
 KEY_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -62,6 +62,16 @@ class ObjectGroup:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One history record as the profile page shows it (never its sealed content)."""
+
+    created_at: datetime
+    object_type_name: str
+    action_type: str
+    performed_by: str | None
+
+
+@dataclass(frozen=True)
 class ProfileView:
     profile_id: str
     name: str
@@ -69,7 +79,7 @@ class ProfileView:
     fields: list[tuple[str, str]]
     objects: list[ObjectGroup]
     #: The newest history records, newest first.
-    history: list[HistoryRow]
+    history: list[HistoryEntry]
 
 
 def display_name(fields: dict[str, Any]) -> str:
@@ -139,5 +149,6 @@ class AgentPages:
             objects=[ObjectGroup(name, [(o.object_key, _pretty(o.text)) for o in objects[:OBJECTS_PER_TYPE]],
                                  more=len(objects) > OBJECTS_PER_TYPE)
                      for name, objects in whole.objects.items()],
-            history=whole.history,
+            history=[HistoryEntry(r.created_at, r.object_type_name, r.action_type, r.performed_by)
+                     for r in whole.history],
         )

@@ -23,9 +23,10 @@ from starlette.routing import BaseRoute, Route
 from openprofiles.clock import Clock
 from openprofiles.context import RequestContext
 from openprofiles.errors import NotFound
+from openprofiles.services.console_sessions import Throttled
 from openprofiles.web.agent import AgentPages
 from openprofiles.web.pages import Pages
-from openprofiles.web.sessions import COOKIE, SIGN_IN_COOKIE, Session, Sessions, Throttled
+from openprofiles.web.sessions import COOKIE, SIGN_IN_COOKIE, Session, Sessions
 
 PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/signin"

@@ -11,10 +11,18 @@ from openprofiles.context import RequestContext
 from openprofiles.services.appflow.flows import Flow, FlowService, trigger_type
 from openprofiles.services.customer_profiles.domains import Domain, DomainService
 from openprofiles.services.customer_profiles.integrations import IntegrationService
-from openprofiles.storage.flows import ExecutionSummary
 
 _PAGE = 100
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """A flow's newest execution, as the pages show it."""
+
+    status: str
+    message: str | None
+    started_at: datetime
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class FlowRow:
     source: str | None
     #: The Customer Profiles domain the flow delivers to, if any.
     domain: str | None
-    last_run: ExecutionSummary | None
+    last_run: LastRun | None
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ def _flow_row(flow: Flow) -> FlowRow:
         status_message=flow.record.status_message,
         source=flow.label_of(source) or source.get("connectorType"),
         domain=profiles.get("domainName"),
-        last_run=flow.last_run,
+        last_run=LastRun(run.status, run.message, run.started_at) if (run := flow.last_run) else None,
     )
 
 

@@ -1,12 +1,9 @@
-"""Console sessions: signing in with an access key pair, server-side session records, CSRF tokens
-and sign-in throttling.
+"""The console's side of sessions: the cookies and the CSRF tokens their forms carry, over the
+session records of services/console_sessions.py (sign-in, throttling, sign-out, expiry).
 
-A session is a record in the database (`console_sessions`), found by the SHA-256 of a random id
-that only the cookie holds. Signing out revokes the record at once; every request also reads the
-access key again, so revoking the key ends its sessions at once; a record's expiry bounds a
-session's life. Forms carry a CSRF token: for a session, an HMAC of its id; for the sign-in form,
-an HMAC of a random nonce kept in a pre-session cookie (a signed double submit). Sign-in attempts
-are counted in the database per access key id and per client address (docs/console.md).
+Forms carry a CSRF token: for a session, an HMAC of its id (the session cookie's value); for the
+sign-in form, an HMAC of a random nonce kept in a pre-session cookie (a signed double submit).
+docs/console.md describes both.
 """
 
 from __future__ import annotations
@@ -15,29 +12,14 @@ import hashlib
 import hmac
 import secrets
 from base64 import urlsafe_b64encode
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from openprofiles.clock import Clock
-from openprofiles.services.access_keys import AccessKey
-from openprofiles.storage.store import Store
+from openprofiles.services.console_sessions import MAX_SESSION_ID, ConsoleSessionService, Throttled
 
 COOKIE = "openprofiles_console"
 #: The pre-session cookie that the sign-in form's CSRF token is bound to.
 SIGN_IN_COOKIE = "openprofiles_signin"
-#: How long a session lasts after sign-in (`serve --session-ttl`).
-LIFETIME = timedelta(hours=8)
-#: A session's last-seen time is written at most this often.
-TOUCH_EVERY = timedelta(minutes=1)
-#: Failed sign-ins allowed per window for one access key id, and for one client address.
-KEY_ATTEMPTS = 5
-ADDRESS_ATTEMPTS = 20
-ATTEMPT_WINDOW = timedelta(minutes=15)
-#: Longer input is no access key id (they are 20 characters) and is not looked up.
-_MAX_KEY_ID = 128
-#: Session ids and nonces are 32 random bytes, 43 characters of URL-safe base64.
-_MAX_TOKEN = 64
 
 
 @dataclass(frozen=True)
@@ -48,29 +30,14 @@ class Session:
     csrf_token: str
 
 
-@dataclass(frozen=True)
-class Throttled:
-    """Too many sign-in attempts: the next one is accepted in `retry_after` seconds."""
-
-    retry_after: int
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode()).digest()
-
-
-def _subject(kind: str, value: str) -> bytes:
-    return _digest(f"{kind}\0{value}")
-
-
 class Sessions:
-    def __init__(self, secret: bytes, lookup: Callable[[str], AccessKey | None], store: Store, clock: Clock,
-                 lifetime: timedelta = LIFETIME) -> None:
+    def __init__(self, secret: bytes, records: ConsoleSessionService) -> None:
         self._secret = secret
-        self._lookup = lookup
-        self._store = store
-        self._clock = clock
-        self.lifetime = lifetime
+        self._records = records
+
+    @property
+    def lifetime(self) -> timedelta:
+        return self._records.lifetime
 
     # CSRF tokens
 
@@ -79,7 +46,7 @@ class Sessions:
         return urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def _matches(self, purpose: str, value: str | None, token: str | None) -> bool:
-        if not value or not token or len(value) > _MAX_TOKEN:
+        if not value or not token or len(value) > MAX_SESSION_ID:
             return False
         return hmac.compare_digest(self._mac(purpose, value).encode(), token.encode())
 
@@ -101,63 +68,18 @@ class Sessions:
 
     # Signing in and out
 
-    def _check_secret(self, access_key_id: str, secret_access_key: str) -> AccessKey | None:
-        """The active key these credentials name, or None (whatever is wrong: no reason is given)."""
-        key = self._lookup(access_key_id)
-        if key is None or not key.active:
-            return None
-        if not hmac.compare_digest(key.secret_access_key.encode(), secret_access_key.encode()):
-            return None
-        return key
-
     def sign_in(self, access_key_id: str, secret_access_key: str, address: str) -> str | Throttled | None:
-        """A new session's id (the cookie's value); Throttled while the key id or the address has had
-        too many attempts in the window (the right secret too); None for wrong credentials.
-
-        The attempt is counted before the secret is checked, so concurrent guesses are all counted;
-        a success clears the key id's count and takes this attempt back from the address's."""
-        now = self._clock.now()
-        key_id = access_key_id if 0 < len(access_key_id) <= _MAX_KEY_ID else ""
-        address_subject = _subject("address", address)
-        limits = [(address_subject, ADDRESS_ATTEMPTS)]
-        if key_id:
-            limits.append((_subject("key", key_id), KEY_ATTEMPTS))
-        with self._store.write() as uow:
-            uow.sign_in_attempts.sweep(now)
-            until = uow.sign_in_attempts.take(limits, now, ATTEMPT_WINDOW)
-        if until is not None:
-            return Throttled(max(1, int((until - now).total_seconds() + 0.999)))
-        key = self._check_secret(key_id, secret_access_key) if key_id else None
-        if key is None:
-            return None
-        session_id = secrets.token_urlsafe(32)
-        with self._store.write() as uow:
-            uow.sign_in_attempts.clear(_subject("key", key_id))
-            uow.sign_in_attempts.forgive(address_subject)
-            uow.console_sessions.sweep(now)
-            uow.console_sessions.add(_digest(session_id), key.access_key_id, now, now + self.lifetime)
-        return session_id
+        """A new session's id (the cookie's value), Throttled or None (`ConsoleSessionService.sign_in`)."""
+        return self._records.sign_in(access_key_id, secret_access_key, address)
 
     def sign_out(self, cookie: str | None) -> None:
         """Revoke the session whose cookie is `cookie`, if there is one."""
-        if cookie and len(cookie) <= _MAX_TOKEN:
-            with self._store.write() as uow:
-                uow.console_sessions.revoke(_digest(cookie), self._clock.now())
+        self._records.sign_out(cookie)
 
     def current(self, cookie: str | None) -> Session | None:
-        """The session a cookie names; None when the cookie is missing or unknown, the session was
-        signed out of or has expired, or its key has been revoked."""
-        if not cookie or len(cookie) > _MAX_TOKEN:
+        """The session a cookie names, None when there is none still open
+        (`ConsoleSessionService.account_of`)."""
+        account_id = self._records.account_of(cookie)
+        if account_id is None or cookie is None:
             return None
-        id_hash, now = _digest(cookie), self._clock.now()
-        with self._store.read() as uow:
-            record = uow.console_sessions.get(id_hash)
-        if record is None or record.revoked_at is not None or record.expires_at <= now:
-            return None
-        key = self._lookup(record.access_key_id)
-        if key is None or not key.active:
-            return None
-        if now - record.last_seen_at >= TOUCH_EVERY:
-            with self._store.write() as uow:
-                uow.console_sessions.touch(id_hash, now)
-        return Session(key.account_id, self._mac("session", cookie))
+        return Session(account_id, self._mac("session", cookie))

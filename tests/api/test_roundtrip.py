@@ -639,11 +639,11 @@ SYNTHETIC_MODEL: dict[str, Any] = {
 def _synthetic() -> tuple[Router, Operation]:
     from botocore.model import ServiceModel
 
-    from openprofiles.api.spec import ServiceSpec, _compile
+    from openprofiles.api.spec import ServiceSpec, compile_uri
 
     spec = ServiceSpec(name="synthetic", model=ServiceModel(SYNTHETIC_MODEL, "synthetic"))
     model = spec.model.operation_model("PutThing")
-    pattern, literals = _compile(model.http["requestUri"])
+    pattern, literals = compile_uri(model.http["requestUri"])
     op = Operation(spec, "PutThing", model, "PUT", model.http["requestUri"], pattern, literals, 201)
     spec.operations["PutThing"] = op
     return Router({"synthetic": spec}), op

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
-from tests.web.conftest import sign_in
 from tests.harness import Server, cli
+from tests.web.conftest import sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -1,82 +1,79 @@
-"""Console sessions and sign-in throttling over time, on SQLite and PostgreSQL: an injected clock
-moves past a session's lifetime and past the throttling window; expired and signed-out records
-and closed windows are swept."""
+"""The console's side of sessions in process: CSRF tokens bound to the session cookie or to the
+pre-session nonce, per purpose, and sessions carried through from the records (a fake service)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, func, select
 
-from openprofiles.app import Runtime, build_runtime
-from openprofiles.clock import FixedClock
-from openprofiles.settings import Settings
-from openprofiles.storage.tables import console_sessions, console_sign_in_attempts
-from openprofiles.web.sessions import ATTEMPT_WINDOW, KEY_ATTEMPTS, Sessions, Throttled
+from openprofiles.services.console_sessions import ConsoleSessionService, Throttled
+from openprofiles.web.sessions import Session, Sessions
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
-LIFETIME = timedelta(hours=1)
+
+class Records:
+    """The session records: one session, `good`, for account 111111111111."""
+
+    lifetime = timedelta(hours=2)
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def sign_in(self, key_id: str, secret: str, address: str) -> str | Throttled | None:
+        self.calls.append(("sign_in", (key_id, secret, address)))
+        answers: dict[str, str | Throttled] = {"ok": "good", "busy": Throttled(7)}
+        return answers.get(key_id)
+
+    def sign_out(self, session_id: str | None) -> None:
+        self.calls.append(("sign_out", session_id))
+
+    def account_of(self, session_id: str | None) -> str | None:
+        return "111111111111" if session_id == "good" else None
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(START)
+def records() -> Records:
+    return Records()
 
 
 @pytest.fixture
-def runtime(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Runtime]:
-    built = build_runtime(Settings(data_dir=tmp_path, database_url=database_url), clock=clock)
-    yield built
-    built.close()
+def sessions(records: Records) -> Sessions:
+    return Sessions(b"k" * 32, cast(ConsoleSessionService, records))
 
 
-@pytest.fixture
-def sessions(runtime: Runtime, clock: FixedClock) -> Sessions:
-    return Sessions(runtime.keyring.derive("console-sessions"), runtime.access_keys.lookup, runtime.store, clock,
-                    LIFETIME)
+def test_a_session_carries_its_account_and_a_csrf_token_of_its_cookie(sessions: Sessions) -> None:
+    session = sessions.current("good")
+    assert isinstance(session, Session) and session.account_id == "111111111111"
+    assert sessions.session_token_matches("good", session.csrf_token)
+    assert not sessions.session_token_matches("other", session.csrf_token)
+    assert sessions.current("unknown") is None and sessions.current(None) is None
 
 
-def rows(runtime: Runtime, table: Table) -> int:
-    with runtime.db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+def test_tokens_are_per_purpose_and_per_secret(sessions: Sessions, records: Records) -> None:
+    nonce = sessions.new_nonce()
+    token = sessions.sign_in_token(nonce)
+    assert sessions.sign_in_token_matches(nonce, token)
+    assert not sessions.session_token_matches(nonce, token)  # a sign-in token is no session token
+    assert not Sessions(b"j" * 32, cast(ConsoleSessionService, records)).sign_in_token_matches(nonce, token)
+    assert sessions.new_nonce() != nonce
 
 
-def test_a_session_ends_at_its_expiry_and_is_swept(runtime: Runtime, sessions: Sessions, clock: FixedClock) -> None:
-    key = runtime.access_keys.create("111111111111")
-    first = sessions.sign_in(key.access_key_id, key.secret_access_key, "192.0.2.1")
-    assert isinstance(first, str)
-    session = sessions.current(first)
-    assert session is not None and session.account_id == "111111111111"
-    assert sessions.session_token_matches(first, session.csrf_token)
-    assert not sessions.session_token_matches(first, sessions.sign_in_token(first))  # tokens are per purpose
-
-    clock.advance(LIFETIME - timedelta(seconds=1))
-    assert sessions.current(first) is not None
-    clock.advance(timedelta(seconds=1))
-    assert sessions.current(first) is None
-
-    second = sessions.sign_in(key.access_key_id, key.secret_access_key, "192.0.2.1")  # sweeps the expired one
-    assert isinstance(second, str) and rows(runtime, console_sessions) == 1
-    sessions.sign_out(second)
-    assert sessions.current(second) is None
-    third = sessions.sign_in(key.access_key_id, key.secret_access_key, "192.0.2.1")  # sweeps the signed-out one
-    assert isinstance(third, str) and rows(runtime, console_sessions) == 1
+@pytest.mark.parametrize(("value", "token"), [(None, "t"), ("", "t"), ("n", None), ("n", "")])
+def test_missing_values_never_match(sessions: Sessions, value: str | None, token: str | None) -> None:
+    assert not sessions.sign_in_token_matches(value, token)
+    assert not sessions.session_token_matches(value, token)
 
 
-def test_the_throttling_window_closes(runtime: Runtime, sessions: Sessions, clock: FixedClock) -> None:
-    key = runtime.access_keys.create("111111111111")
-    for _ in range(KEY_ATTEMPTS):
-        assert sessions.sign_in(key.access_key_id, "wrong", "192.0.2.1") is None
-    clock.advance(timedelta(minutes=5))
-    throttled = sessions.sign_in(key.access_key_id, key.secret_access_key, "192.0.2.2")
-    assert throttled == Throttled(int((ATTEMPT_WINDOW - timedelta(minutes=5)).total_seconds()))
+def test_an_overlong_value_never_matches_even_its_own_token(sessions: Sessions) -> None:
+    assert sessions.sign_in_token_matches("n" * 64, sessions.sign_in_token("n" * 64))
+    assert not sessions.sign_in_token_matches("n" * 65, sessions.sign_in_token("n" * 65))
 
-    clock.advance(ATTEMPT_WINDOW - timedelta(minutes=5))
-    assert isinstance(sessions.sign_in(key.access_key_id, key.secret_access_key, "192.0.2.2"), str)
-    # The key's counter was cleared, the addresses' windows have closed: all swept at the next attempt.
-    clock.advance(ATTEMPT_WINDOW)
-    assert sessions.sign_in(key.access_key_id, "wrong", "192.0.2.3") is None
-    assert rows(runtime, console_sign_in_attempts) == 2  # this attempt's key id and address
+
+def test_sign_in_and_out_go_to_the_records(sessions: Sessions, records: Records) -> None:
+    assert sessions.sign_in("ok", "secret", "192.0.2.1") == "good"
+    assert sessions.sign_in("busy", "secret", "192.0.2.1") == Throttled(7)
+    assert sessions.sign_in("bad", "secret", "192.0.2.1") is None
+    sessions.sign_out("good")
+    assert records.calls[-1] == ("sign_out", "good")
+    assert sessions.lifetime == timedelta(hours=2)

@@ -12,8 +12,10 @@ from openprofiles.services.appflow.connector_profiles import (
 )
 from openprofiles.services.appflow.connector_registrations import PluginUnusable
 from openprofiles.services.appflow.executions import FlowRunner
+from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.appflow.flows import FlowService
 from openprofiles.services.appflow.handlers_connectors import ConnectorHandlers
+from openprofiles.services.appflow.handlers_events import EventHandlers
 from openprofiles.services.appflow.handlers_executions import ExecutionHandlers
 from openprofiles.services.appflow.handlers_flows import FlowHandlers
 from openprofiles.services.appflow.handlers_registrations import RegistrationHandlers
@@ -24,7 +26,8 @@ from openprofiles.services.tags import TagService
 Params = dict[str, Any]
 
 
-class AppFlowProvider(FlowHandlers, ConnectorHandlers, RegistrationHandlers, ExecutionHandlers, TagHandlers, Provider):
+class AppFlowProvider(FlowHandlers, ConnectorHandlers, RegistrationHandlers, ExecutionHandlers, EventHandlers,
+                      TagHandlers, Provider):
     arn_service = "appflow"
     error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
         ConnectorAuthenticationFailed: "ConnectorAuthenticationException",
@@ -47,9 +50,11 @@ class AppFlowProvider(FlowHandlers, ConnectorHandlers, RegistrationHandlers, Exe
         flows: FlowService,
         connector_profiles: ConnectorProfileService,
         runner: FlowRunner,
+        events: FlowEvents,
     ) -> None:
         self.tags = tags
         self.pages = pages
         self.flows = flows
         self.connector_profiles = connector_profiles
         self.runner = runner
+        self.events = events

@@ -1,4 +1,6 @@
 # The two commands of the quickstart: `make run` and `make test`.
+# Every install goes through constraints.txt: the exact botocore (and clients) the API coverage is
+# generated from, and the uvicorn and httptools that openprofiles/http_protocol.py builds on.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -64,7 +64,7 @@ def untested(names: list[str], exempt: dict[str, str]) -> list[str]:
     return [name for name in names if name not in exempt and not mirror(name).exists()]
 
 
-def test_every_module_with_logic_has_its_mirror() -> None:
+def test_every_module_with_logic_has_its_test_module() -> None:
     missing = [f"{name} -> {mirror(name).relative_to(ROOT)}" for name in untested(modules(), EXEMPT)]
     assert not missing, f"{len(missing)} modules without their test module:\n" + "\n".join(missing)
 

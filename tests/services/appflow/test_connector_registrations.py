@@ -1,20 +1,36 @@
-"""Custom connector registration through boto3: a plugin package (tests/fakes/plugin, declaring
-`openprofiles.connectors` entry points) on the server's PYTHONPATH is registered by name, then a
-connector profile and a flow of that CustomConnector land profiles; on SQLite and PostgreSQL."""
+"""services/appflow/connector_registrations.py: custom connector registration through boto3 (contract
+tests: a plugin package, tests/fakes/plugin, declaring `openprofiles.connectors` entry points, on the
+server's PYTHONPATH is registered by name, then a connector profile and a flow of that CustomConnector
+land profiles), and the service in-process (validation, idempotency, per-account labels, plugins that
+are disabled or uninstalled); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from openprofiles.app import Runtime
+from openprofiles.connectors.grants import Grants
+from openprofiles.connectors.registry import ConnectorRegistry
+from openprofiles.errors import AlreadyExists, Conflict, Invalid, NotFound
+from openprofiles.services.appflow.connector_registrations import (
+    IDEMPOTENCY_WINDOW,
+    ConnectorRegistrationService,
+    PluginUnusable,
+    connector_arn,
+    entry_point_of,
+)
 from tests.conftest import BACKENDS, LiveServer, database_url_for
 from tests.harness import Server
 from tests.live_flows import create_profile, run_on_demand
+from tests.services.appflow.runtimes import caller, lambda_arn, roster_config, roster_dir, runtime_for
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "fakes" / "plugin"
 #: What the operator enables (--enable-plugin): the test plugin's entry points but `roster-off`, and two
@@ -247,3 +263,140 @@ def test_a_registered_plugin_stops_serving_once_the_operator_disables_it(
         live.server.args = _enabling(ENABLED)
         _start(live.server)
     assert appflow.list_connector_entities(connectorProfileName=unique)["connectorEntityMap"]
+
+
+# In-process: the service itself, wired by the composition root (its operator enables runtimes.ENABLED).
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    with runtime_for(request, tmp_path_factory.mktemp("registrations")) as rt:
+        yield rt
+
+
+def _registrations(runtime: Runtime) -> ConnectorRegistrationService:
+    return runtime.connector_profiles.registrations
+
+
+def test_entry_point_of_is_the_lambda_function_name() -> None:
+    base = "arn:aws:lambda:us-east-1:123456789012:function:roster"
+    assert [entry_point_of(arn) for arn in (base, base + ":$LATEST", base + ":live")] == ["roster"] * 3
+    for arn in ("roster", "arn:aws:s3:us-east-1:123456789012:roster", "arn:aws:lambda:us-east-1:123456789012:layer:x",
+                "arn:aws:lambda:us-east-1:123456789012:function:", "arn:aws:lambda:us-east-1:123456789012:function"):
+        with pytest.raises(Invalid, match="must be a Lambda function ARN"):
+            entry_point_of(arn)
+    assert connector_arn("eu-west-1", "123456789012", "roster") == "arn:aws:appflow:eu-west-1:123456789012:connector/roster"
+
+
+def test_register_records_the_plugin_under_its_label(runtime: Runtime) -> None:
+    ctx, other = caller(), caller()
+    service = _registrations(runtime)
+    registration = service.register(ctx, "teams", "Team rosters", "LAMBDA", lambda_arn(ctx, "roster:7"), None)
+    assert registration.arn == connector_arn(ctx.region, ctx.account_id, "teams")
+    r = registration.record
+    assert (r.label, r.entry_point, r.description, r.registered_by) == ("teams", "roster", "Team rosters",
+                                                                        ctx.account_id)
+    assert r.lambda_arn == lambda_arn(ctx, "roster:7")
+    assert registration.plugin is not None and registration.plugin.version == "1.2.0"
+    assert service.register(ctx, None, None, None, lambda_arn(ctx, "roster"), None).record.label == "roster"
+    assert [g.record.label for g in service.all(ctx)] == ["roster", "teams"]
+    assert service.get(ctx, "teams").record == r
+
+    with pytest.raises(AlreadyExists, match="teams is already registered"):
+        service.register(ctx, "teams", None, None, lambda_arn(ctx, "roster"), None)
+    assert service.register(other, "teams", None, None, lambda_arn(other, "roster"), None).record.account_id == (
+        other.account_id)  # labels are per account
+    with pytest.raises(NotFound, match="No connector with connectorLabel nope"):
+        service.get(ctx, "nope")
+
+
+@pytest.mark.parametrize(("label", "provisioning", "function", "error", "words"), [
+    ("x", "HTTP", "roster", Invalid, "connectorProvisioningType HTTP"),
+    ("x", "LAMBDA", None, Invalid, "lambdaArn is required"),
+    ("Files", "LAMBDA", "roster", AlreadyExists, "built-in"),
+    ("x", "LAMBDA", "roster-off", Invalid, "--enable-plugin roster-off"),
+    ("x", "LAMBDA", "no-such-plugin", NotFound, "no installed package declares an entry point named no-such-plugin"),
+    ("x", "LAMBDA", "broken", PluginUnusable, "NoSuchClass"),
+    ("x", "LAMBDA", "not-a-connector", PluginUnusable, "not a subclass"),
+])
+def test_register_refusals_store_nothing(runtime: Runtime, label: str, provisioning: str, function: str | None,
+                                         error: type[Exception], words: str) -> None:
+    ctx = caller()
+    with pytest.raises(error, match=words):
+        _registrations(runtime).register(ctx, label, None, provisioning, function and lambda_arn(ctx, function),
+                                         None)
+    assert _registrations(runtime).all(ctx) == []
+
+
+def test_a_client_token_replays_its_request_within_the_window(runtime: Runtime) -> None:
+    ctx = caller()
+    service = _registrations(runtime)
+    first = service.register(ctx, "teams", "v1", None, lambda_arn(ctx, "roster"), "t-1")
+    again = service.register(ctx, "teams", "v1", None, lambda_arn(ctx, "roster"), "t-1")
+    assert again.record == first.record and again.plugin is not None
+    for label, description in (("teams", "v2"), ("other", "v1")):
+        with pytest.raises(Conflict, match="clientToken t-1 was used for a different request"):
+            service.register(ctx, label, description, None, lambda_arn(ctx, "roster"), "t-1")
+    later = caller(now=ctx.now + IDEMPOTENCY_WINDOW + timedelta(seconds=1), account_id=ctx.account_id)
+    with pytest.raises(AlreadyExists):  # no longer a replay: a new request for a label that is taken
+        service.register(later, "teams", "v1", None, lambda_arn(ctx, "roster"), "t-1")
+    assert [g.record.label for g in service.all(ctx)] == ["teams"]
+
+
+def test_update_changes_what_it_is_given_and_replays_a_token(runtime: Runtime) -> None:
+    ctx = caller()
+    service = _registrations(runtime)
+    service.register(ctx, "teams", "v1", None, lambda_arn(ctx, "roster"), None)
+    later = caller(now=ctx.now + timedelta(minutes=1), account_id=ctx.account_id)
+    updated = service.update(later, "teams", "v2", None, "u-1").record
+    assert (updated.description, updated.lambda_arn, updated.last_updated_at) == ("v2", lambda_arn(ctx, "roster"),
+                                                                                   later.now)
+    latest = caller(now=ctx.now + timedelta(minutes=2), account_id=ctx.account_id)
+    assert service.update(latest, "teams", "v2", None, "u-1").record == updated  # replayed: nothing written
+    with pytest.raises(Conflict, match="clientToken u-1"):
+        service.update(latest, "teams", "v3", None, "u-1")
+
+    moved = service.update(latest, "teams", None, lambda_arn(ctx, "roster:2"), None).record
+    assert (moved.description, moved.lambda_arn, moved.entry_point) == ("v2", lambda_arn(ctx, "roster:2"), "roster")
+    with pytest.raises(Invalid, match="--enable-plugin roster-off"):
+        service.update(latest, "teams", None, lambda_arn(ctx, "roster-off"), None)
+    with pytest.raises(NotFound, match="no-such-plugin"):
+        service.update(latest, "teams", None, lambda_arn(ctx, "no-such-plugin"), None)
+    with pytest.raises(Invalid, match="Lambda function ARN"):
+        service.update(latest, "teams", None, "arn:aws:s3:::bucket", None)
+    assert service.get(ctx, "teams").record == moved
+    with pytest.raises(NotFound):
+        service.update(latest, "gone", "v1", None, None)
+
+
+def test_unregister_refuses_a_connector_profiles_use_unless_forced(runtime: Runtime, tmp_path: Path) -> None:
+    ctx = caller()
+    service = _registrations(runtime)
+    service.register(ctx, "teams", None, None, lambda_arn(ctx, "roster"), None)
+    runtime.connector_profiles.create(ctx, "crm", "CustomConnector", "teams", "Public",
+                                      roster_config(roster_dir(tmp_path, [])), None)
+    with pytest.raises(Conflict, match="used by connector profile"):
+        service.unregister(ctx, "teams", force=False)
+    assert service.connector_class(ctx.account_id, ctx.region, "teams").__name__ == "RosterConnector"
+    service.unregister(ctx, "teams", force=True)
+    with pytest.raises(Invalid, match="connectorLabel teams: no connector is registered"):
+        service.connector_class(ctx.account_id, ctx.region, "teams")
+    with pytest.raises(NotFound):
+        service.unregister(ctx, "teams", force=True)
+
+
+def test_a_registration_serves_only_while_its_plugin_is_enabled_and_installed(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = caller()
+    _registrations(runtime).register(ctx, "teams", None, None, lambda_arn(ctx, "roster"), None)
+    disabled = ConnectorRegistrationService(runtime.store, ConnectorRegistry(), Grants(plugins=frozenset()))
+    with pytest.raises(Invalid, match="--enable-plugin roster"):
+        disabled.connector_class(ctx.account_id, ctx.region, "teams")
+
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(PLUGIN_DIR)])
+    uninstalled = ConnectorRegistrationService(runtime.store, ConnectorRegistry(), runtime.grants)
+    registration = uninstalled.get(ctx, "teams")
+    assert registration.plugin is None and registration.record.entry_point == "roster"  # still described
+    assert [r.plugin for r in uninstalled.all(ctx)] == [None]
+    with pytest.raises(Invalid, match="entry point roster is no longer installed"):
+        uninstalled.connector_class(ctx.account_id, ctx.region, "teams")

@@ -72,13 +72,11 @@ class _Prepared:
     entity_indexes: dict[str, bytes] = field(default_factory=dict)
 
 
-#: Plans by id of the compiled object type they were made from (kept with it, so the id stays its own).
-_PLANS: dict[int, tuple[ObjectType, _Plan]] = {}
-
-
 @dataclass(frozen=True)
-class _Plan:
-    """An object type compiled for the per-object loop: what to read, how to normalise, what to index."""
+class IngestPlan:
+    """An object type compiled for the per-object loop: what to read, how to normalise, what to index.
+
+    Made by `compile`; the object-type service keeps each object type's plan (`ObjectTypeService.plan`)."""
 
     #: (field name, its Source evaluator, its stored form) for every field.
     fields: tuple[tuple[str, Callable[[Mapping[str, Any]], str | None], Callable[[str], str]], ...]
@@ -89,19 +87,8 @@ class _Plan:
     timestamp_format: str | None
 
     @classmethod
-    def of(cls, otype: ObjectType) -> _Plan:
-        """The plan of a compiled object type (made once per compiled type: they do not change)."""
-        found = _PLANS.get(id(otype))
-        if found is not None and found[0] is otype:
-            return found[1]
-        plan = cls._compile(otype)
-        if len(_PLANS) >= 256:
-            _PLANS.clear()
-        _PLANS[id(otype)] = (otype, plan)
-        return plan
-
-    @classmethod
-    def _compile(cls, otype: ObjectType) -> _Plan:
+    def compile(cls, otype: ObjectType) -> IngestPlan:
+        """The plan of a compiled object type."""
         fields = tuple((f.name, f.source.evaluate, normalizer(f.content_type)) for f in otype.fields.values())
         keys = tuple(
             (key, tuple((n, index_former(otype.fields[n].content_type)) for n in key.field_names), key.unique, key.entity)
@@ -142,21 +129,27 @@ def _text_of(body: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return body, parsed
 
 
+#: The plan of an object type in a domain (`ObjectTypeService.plan`: made once per version).
+PlanOf = Callable[[int, ObjectType], IngestPlan]
+
+
 class IngestService:
     def __init__(
         self,
         store: Store,
         envelope: Envelope,
+        plan_of: PlanOf,
         on_dead_letters: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.envelope = envelope
+        self.plan_of = plan_of
         self.on_dead_letters = on_dead_letters
 
     # Preparation: pure, per object.
 
     @staticmethod
-    def _prepare(position: int, body: str | Mapping[str, Any], plan: _Plan, cipher: DomainCipher) -> _Prepared:
+    def _prepare(position: int, body: str | Mapping[str, Any], plan: IngestPlan, cipher: DomainCipher) -> _Prepared:
         text, record = _text_of(body)
         values: dict[str, str] = {}
         for name, evaluate, stored_form in plan.fields:
@@ -231,7 +224,7 @@ class IngestService:
         if otype.encryption_key:
             # Load (or create) the object type's data key before the write transaction opens.
             self.envelope.ensure_key(object_type_scope(domain.id, otype.name), kms_key_ref(otype.encryption_key))
-        plan = _Plan.of(otype)
+        plan = self.plan_of(domain.id, otype)
         prepared: list[_Prepared] = []
         rejected: list[tuple[int, str, str]] = []
         for i, body in enumerate(bodies):
@@ -275,7 +268,7 @@ class _Batch:
         uow: UnitOfWork,
         domain: DomainRecord,
         otype: ObjectType,
-        plan: _Plan,
+        plan: IngestPlan,
         cipher: DomainCipher,
         now: datetime,
         performed_by: str,

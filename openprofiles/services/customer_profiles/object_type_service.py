@@ -1,4 +1,5 @@
-"""Object types of a domain: stored, compiled once, resolved for ingestion (explicit or implicit)."""
+"""Object types of a domain: stored, compiled once, resolved for ingestion (explicit or implicit),
+and the ingest plan of each compiled version."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from openprofiles.services.arns import Arn, domain_arn
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher, object_type_scope
 from openprofiles.services.customer_profiles.document import STANDARD_KEYS
 from openprofiles.services.customer_profiles.domains import key_unusable
+from openprofiles.services.customer_profiles.ingest import IngestPlan
 from openprofiles.services.customer_profiles.object_types import (
     MAX_KEYS,
     MAX_OBJECT_TYPES,
@@ -79,6 +81,8 @@ class ObjectTypeService:
         self.max_keys = max_keys
         self.max_object_types = max_object_types
         self._compiled: dict[tuple[int, str], ObjectType] = {}
+        #: The ingest plan of the object type last ingested with, by (domain id, name), kept with it.
+        self._plans: dict[tuple[int, str], tuple[ObjectType, IngestPlan]] = {}
         self._search_keys: dict[int, tuple[float, SearchKeys]] = {}
         self._lock = threading.Lock()
 
@@ -97,6 +101,19 @@ class ObjectTypeService:
             self._compiled[slot] = compiled
         return compiled
 
+    def plan(self, domain_id: int, otype: ObjectType) -> IngestPlan:
+        """The ingest plan of a compiled object type of this domain, made once per compiled version:
+        a changed (re-compiled) or deleted type, or another implicit one, gets a new plan."""
+        slot = (domain_id, otype.name)
+        with self._lock:
+            found = self._plans.get(slot)
+        if found is not None and found[0] is otype:
+            return found[1]
+        plan = IngestPlan.compile(otype)
+        with self._lock:
+            self._plans[slot] = (otype, plan)
+        return plan
+
     def put(self, domain: DomainRecord, name: str, params: Mapping[str, Any], now: Any) -> StoredObjectType:
         definition = resolve_definition(name, params)
         compile_definition(name, definition, max_keys=self.max_keys)  # raises Invalid before storing
@@ -113,6 +130,8 @@ class ObjectTypeService:
                 check_quota(uow.object_types.count(domain.id), self.max_object_types)
             record = uow.object_types.put(domain.id, name, definition, now)
             self._search_keys.pop(domain.id, None)
+            with self._lock:
+                self._plans.pop((domain.id, name), None)
             arn = object_type_arn(domain, name)
             if params.get("Tags"):
                 uow.tags.put(arn, params["Tags"])
@@ -205,4 +224,5 @@ class ObjectTypeService:
             uow.tags.delete_resource(object_type_arn(domain, name))
         with self._lock:
             self._compiled.pop((domain.id, name), None)
+            self._plans.pop((domain.id, name), None)
             self._search_keys.pop(domain.id, None)

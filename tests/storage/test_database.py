@@ -14,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from openprofiles.storage.database import MIGRATIONS, Database, SchemaTooNew, normalise_url
 from openprofiles.storage.profiles import ProfileRow
@@ -150,4 +150,42 @@ def test_upgrade_to_0007_moves_unique_key_values_to_their_objects(database_url: 
         command.downgrade(config, "0006")
         conn.commit()
     assert state() == (["_email", "accountRef", "ticketId"], {})
+    db.dispose()
+
+
+def test_upgrade_to_0010_drops_the_unused_leases_table_and_keeps_the_rest(database_url: str) -> None:
+    """A database at 0009 (with a row in `leases`, a domain and a flow with JSON columns) upgrades:
+    `leases` goes, the JSON written before reads back through the JSON column type; the downgrade
+    brings the table back."""
+    db = Database(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0009")
+        conn.commit()
+    stamp = "2026-12-01 00:00:00"
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO leases (name, holder, expires_at) VALUES ('x', 'w', :t)"), {"t": stamp})
+        conn.execute(text("INSERT INTO domains (id, account_id, region, name, settings, profile_count, object_count, "
+                          "total_size, created_at, last_updated_at) VALUES (1, '111111111111', 'us-east-1', 'd', "
+                          "'{\"Matching\": {\"Enabled\": true}}', 0, 0, 0, :t, :t)"), {"t": stamp})
+        conn.execute(text("INSERT INTO flows (account_id, region, name, definition, status, consecutive_failures, "
+                          "cursor, created_at, last_updated_at) VALUES ('111111111111', 'us-east-1', 'f', "
+                          "'{\"flowName\": \"f\"}', 'Active', 0, '[1, \"a\"]', :t, :t)"), {"t": stamp})
+    db.migrate()
+    assert db.current_revision() == "0010"
+    with db.engine.connect() as conn:
+        assert "leases" not in inspect(conn).get_table_names()
+    store = Store(db)
+    with store.read() as uow:
+        domain = uow.domains.get("111111111111", "us-east-1", "d")
+        flow = uow.flows.get("111111111111", "us-east-1", "f")
+    assert domain is not None and domain.settings == {"Matching": {"Enabled": True}}
+    assert flow is not None and (flow.definition, flow.cursor) == ({"flowName": "f"}, [1, "a"])
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009")
+        conn.commit()
+        assert "leases" in inspect(conn).get_table_names()
     db.dispose()

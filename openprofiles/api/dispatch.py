@@ -216,7 +216,9 @@ class ApiApp:
         scope = parse_authorization(next((v for k, v in request.headers if k == "authorization"), None))
         head.own = self.own_routes.match(request.raw_path)
         if head.own is not None:
-            found: ServiceSpec | None = self._own_service(head.own[0], request.method, scope)
+            found: ServiceSpec | None = head.own[0].service
+            head.service = head.own[0].service
+            self._check_own(head.own[0], request.method, scope)
         else:
             found = self.router.by_signing_name.get(scope.service) if scope else None
             if scope is not None and found is None:
@@ -234,15 +236,14 @@ class ApiApp:
         head.signed = self.authenticator.check_head(scope, request.headers)
 
     @staticmethod
-    def _own_service(route: OwnRoute, method: str, scope: AuthScope | None) -> ServiceSpec:
-        """The service of an own operation's path: 405 for another method, 403 for a credential
-        scoped to another service."""
+    def _check_own(route: OwnRoute, method: str, scope: AuthScope | None) -> None:
+        """An own operation's path has one method and one service: 405 for another method, 403 for a
+        credential scoped to another service."""
         if method != route.method:
             raise ApiError("UnknownOperationException", f"{route.name} accepts only {route.method}", 405)
         signing_name = route.service.signing_name
         if scope is not None and scope.service != signing_name:
             raise AuthFailed(f"Credential should be scoped to the service '{signing_name}', not '{scope.service}'")
-        return route.service
 
     @staticmethod
     def _too_large(head: Head) -> ApiError:

@@ -1,4 +1,5 @@
-"""The dispatcher in process: internal errors, unknown routes, not implemented, where requests run."""
+"""The dispatcher in process: internal errors, unknown routes, not implemented, where requests run,
+and OpenProfiles' own operations through the same request path."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import pytest
 
 from openprofiles import errors
 from openprofiles.api.auth import Authenticator
-from openprofiles.api.dispatch import ApiApp, HttpRequest, new_request_id
+from openprofiles.api.dispatch import MAX_BODY, ApiApp, HttpRequest, new_request_id
 from openprofiles.api.router import Router
 from openprofiles.clock import SystemClock
 from openprofiles.context import RequestContext
 from openprofiles.services.appflow.provider import AppFlowProvider
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
-from openprofiles.services.provider import Provider
+from openprofiles.services.provider import OwnOperation, Provider
 
 
 class ExplodingProvider(Provider):
@@ -103,18 +104,23 @@ class ThreadRecordingProvider(Provider):
         return {"Message": "deleted"}
 
 
-async def _asgi_call(app: ApiApp, method: str, path: str) -> int:
+async def _asgi_call(app: ApiApp, method: str, path: str, chunks: tuple[bytes, ...] = (b"",),
+                     headers: tuple[tuple[bytes, bytes], ...] = ()) -> int:
     sent: list[dict[str, Any]] = []
+    messages = iter(chunks)
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        chunk = next(messages, None)
+        if chunk is None:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": chunk, "more_body": chunk is not chunks[-1]}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
     await app({"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
-               "headers": [(b"host", b"localhost")]}, receive, send)
-    return int(sent[0]["status"])
+               "headers": [(b"host", b"localhost"), *headers]}, receive, send)
+    return int(sent[0]["status"]) if sent else 0
 
 
 @pytest.mark.parametrize("inline", [True, False])
@@ -152,3 +158,98 @@ def test_request_ids_are_distinct_version_4_uuids() -> None:
     for text in ids[:2_000]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+# --- OpenProfiles' own operations ------------------------------------------------------------------
+
+OWN_PATH = "/_openprofiles/things/{name}/push"
+
+
+class OwnProvider(Provider):
+    """An AppFlow-like provider with one own operation, PushThing."""
+
+    error_codes: ClassVar[dict[type[errors.ServiceError], str]] = {
+        errors.NotFound: "ResourceNotFoundException",
+        errors.ServiceError: "ValidationException",
+    }
+    own_operations: ClassVar[dict[str, OwnOperation]] = {"PushThing": OwnOperation("POST", OWN_PATH, 202)}
+
+    def push_thing(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        if p["name"] == "missing":
+            raise errors.NotFound("No thing called missing")
+        if p["name"] == "bug":
+            raise KeyError("a bug")
+        return {"name": p["name"], "body": p["body"].decode(), "operation": ctx.operation, "account": ctx.account_id}
+
+
+@pytest.fixture
+def own_app() -> ApiApp:
+    return ApiApp(router=Router(), authenticator=Authenticator("open", lambda _: None, SystemClock()),
+                  providers={"customer-profiles": ExplodingProvider(), "appflow": OwnProvider()}, clock=SystemClock())
+
+
+def _scoped(service: str) -> tuple[str, str]:
+    return ("authorization", f"AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/{service}/aws4_request, "
+                             "SignedHeaders=host, Signature=abc")
+
+
+def own_call(app: ApiApp, method: str, path: str, body: bytes = b"",
+             headers: tuple[tuple[str, str], ...] = ()) -> tuple[int, dict[str, str], dict[str, Any]]:
+    response = app.handle(HttpRequest(method, path, "", [("host", "localhost"), *headers], body))
+    return response.status, response.headers, orjson.loads(response.body)
+
+
+def test_an_own_operation_gets_its_labels_and_the_raw_body(own_app: ApiApp) -> None:
+    status, headers, body = own_call(own_app, "POST", "/_openprofiles/things/a%20b/push", b'[{"x": 1}]',
+                                     (_scoped("appflow"),))
+    assert (status, headers["Content-Type"]) == (202, "application/json")
+    assert body == {"name": "a b", "body": '[{"x": 1}]', "operation": "PushThing", "account": "000000000000"}
+    assert headers["x-amzn-RequestId"] and "x-amzn-ErrorType" not in headers
+
+
+def test_an_own_operations_errors_are_its_services(own_app: ApiApp, caplog: pytest.LogCaptureFixture) -> None:
+    status, headers, body = own_call(own_app, "POST", "/_openprofiles/things/missing/push")
+    assert (status, headers["x-amzn-ErrorType"], body) == (404, "ResourceNotFoundException",
+                                                           {"message": "No thing called missing"})
+    with caplog.at_level(logging.ERROR):
+        status, headers, body = own_call(own_app, "POST", "/_openprofiles/things/bug/push")
+    assert (status, headers["x-amzn-ErrorType"]) == (500, "InternalServerException")
+    assert headers["x-amzn-RequestId"] in body["message"] and "KeyError" in caplog.text
+
+
+def test_an_own_path_belongs_to_one_method_and_one_service(own_app: ApiApp) -> None:
+    status, headers, _ = own_call(own_app, "GET", "/_openprofiles/things/t/push")
+    assert (status, headers["x-amzn-ErrorType"]) == (405, "UnknownOperationException")
+    status, headers, body = own_call(own_app, "POST", "/_openprofiles/things/t/push", headers=(_scoped("profile"),))
+    assert (status, headers["x-amzn-ErrorType"]) == (403, "AccessDeniedException")
+    assert body == {"message": "Credential should be scoped to the service 'appflow', not 'profile'"}
+    status, headers, _ = own_call(own_app, "POST", "/_openprofiles/other")
+    assert (status, headers["x-amzn-ErrorType"]) == (404, "UnknownOperationException")
+
+
+def test_a_body_over_the_limit_is_413_on_an_own_path_and_400_on_an_aws_one(own_app: ApiApp) -> None:
+    too_long = (("content-length", str(MAX_BODY + 1)),)
+    status, headers, body = own_call(own_app, "POST", "/_openprofiles/things/t/push", headers=too_long)
+    assert (status, headers["x-amzn-ErrorType"]) == (413, "ValidationException") and "8 MiB" in body["message"]
+    status, headers, body = own_call(own_app, "POST", "/domains/d1", headers=too_long)
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "BadRequestException") and "8 MiB" in body["Message"]
+
+    # A chunked body, refused as it passes the limit while streaming in.
+    chunk = b"x" * (MAX_BODY // 2)
+    chunked = ((b"transfer-encoding", b"chunked"),)
+
+    async def main() -> tuple[int, int, int]:
+        return (await _asgi_call(own_app, "POST", "/_openprofiles/things/t/push", (chunk, chunk, b"x"), chunked),
+                await _asgi_call(own_app, "POST", "/_openprofiles/things/t/push", (chunk, b"x"), chunked),
+                await _asgi_call(own_app, "POST", "/_openprofiles/things/t/push", (chunk,), chunked))
+
+    assert anyio.run(main) == (413, 202, 202)
+
+
+def test_an_own_operation_must_live_under_the_own_prefix() -> None:
+    class Shadowing(OwnProvider):
+        own_operations: ClassVar[dict[str, OwnOperation]] = {"PushThing": OwnOperation("POST", "/domains/{name}", 200)}
+
+    with pytest.raises(ValueError, match="must start with /_openprofiles/"):
+        ApiApp(router=Router(), authenticator=Authenticator("open", lambda _: None, SystemClock()),
+               providers={"customer-profiles": ExplodingProvider(), "appflow": Shadowing()}, clock=SystemClock())

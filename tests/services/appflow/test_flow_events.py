@@ -1,19 +1,26 @@
-"""Event-triggered flows: records pushed (SigV4-signed) to `/_openprofiles/flows/{flowName}/events`
-become executions whose records go through the flow's tasks into Customer Profiles; on SQLite and
-PostgreSQL."""
+"""services/appflow/flow_events.py: Event-triggered flows. Contract tests: records pushed (SigV4-signed)
+to `/_openprofiles/flows/{flowName}/events` become executions whose records go through the flow's tasks
+into Customer Profiles. In-process: `FlowEvents.push` refuses what it must, records the execution and its
+batch, and hands it to the runner. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from openprofiles.app import Runtime
+from openprofiles.errors import Conflict, Invalid, NotFound
+from openprofiles.services.appflow.flow_events import FlowEvents
+from openprofiles.services.appflow.flows import flow_arn
+from tests.conftest import BACKENDS, LiveServer
 from tests.harness import Credentials, cli, send, sign_request
 from tests.live_flows import create_profile, wait_for_execution
+from tests.services.appflow.runtimes import appflow_provider, caller, files_flow, profile_count, runtime_for
 
 FIELDS = {
     "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
@@ -168,3 +175,80 @@ def test_cli_push(appflow: Any, cp: Any, live: LiveServer, unique: str, files_di
 @pytest.mark.parametrize("method", ["GET", "PUT"])
 def test_only_post(live: LiveServer, method: str) -> None:
     assert httpx.request(method, _url(live, "any"), timeout=10).status_code == 405
+
+
+# In-process: FlowEvents as the composition root wires it (the AppFlow provider's `events`).
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    with runtime_for(request, tmp_path_factory.mktemp("events")) as rt:
+        yield rt
+
+
+@pytest.fixture
+def events(runtime: Runtime) -> FlowEvents:
+    found = appflow_provider(runtime).events
+    assert isinstance(found, FlowEvents)
+    return found
+
+
+def _executions(runtime: Runtime, ctx: Any, name: str) -> list[Any]:
+    return runtime.runner.records(ctx, name, None, 100)
+
+
+def test_a_push_becomes_an_execution_the_runner_runs(runtime: Runtime, events: FlowEvents) -> None:
+    ctx = caller()
+    files_flow(runtime, ctx, "pushed", [], trigger="Event")
+    runtime.runner.start(ctx, "pushed")
+    pushed = events.push(ctx, "pushed", b'[{"id": "1", "email": "a@x.com"}, {"id": "2", "email": "b@x.com"}]')
+    assert (pushed.flow_arn, pushed.record_count) == (flow_arn(ctx.region, ctx.account_id, "pushed"), 2)
+    outcome = runtime.runner.wait(pushed.execution_id, timeout=60)
+    assert outcome is not None and outcome.status == "Successful", outcome
+    (execution,) = _executions(runtime, ctx, "pushed")
+    assert (execution.execution_id, execution.trigger, execution.records_processed) == (pushed.execution_id,
+                                                                                       "Event", 2)
+    assert profile_count(runtime, ctx) == 2
+    with runtime.store.read() as uow:
+        assert uow.event_batches.get(pushed.execution_id) is None  # read: discarded
+
+    second = events.push(ctx, "pushed", b'{"id": "3", "email": "c@x.com"}')
+    assert second.execution_id != pushed.execution_id and second.record_count == 1
+    assert runtime.runner.wait(second.execution_id, timeout=60).status == "Successful"  # type: ignore[union-attr]
+    assert profile_count(runtime, ctx) == 3
+
+
+def test_refusals_record_no_execution(runtime: Runtime, events: FlowEvents) -> None:
+    ctx = caller()
+    files_flow(runtime, ctx, "refusing", [], trigger="Event")
+    with pytest.raises(Conflict, match="Flow refusing is Draft; StartFlow"):
+        events.push(ctx, "refusing", b'{"id": "1"}')
+    runtime.runner.start(ctx, "refusing")
+    with pytest.raises(Invalid, match="no records"):
+        events.push(ctx, "refusing", b"[]")
+    with pytest.raises(NotFound, match="Flow nope does not exist"):
+        events.push(ctx, "nope", b'{"id": "1"}')
+    with pytest.raises(NotFound):
+        events.push(caller(), "refusing", b'{"id": "1"}')  # another account's flow
+    runtime.runner.stop(ctx, "refusing")
+    with pytest.raises(Conflict, match="Flow refusing is Suspended"):
+        events.push(ctx, "refusing", b'{"id": "1"}')
+    assert _executions(runtime, ctx, "refusing") == []
+
+    definition = runtime.flows.get(ctx, "refusing").record.definition
+    runtime.flows.create(ctx, {**definition, "flowName": "on-demand", "triggerConfig": {"triggerType": "OnDemand"}})
+    with pytest.raises(Invalid, match="Flow on-demand is triggered OnDemand; only flows with triggerType Event"):
+        events.push(ctx, "on-demand", b'{"id": "1"}')
+    assert _executions(runtime, ctx, "on-demand") == []
+
+
+def test_a_flow_deleted_while_its_push_is_checked_is_not_found(runtime: Runtime, events: FlowEvents,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = caller()
+    files_flow(runtime, ctx, "going", [], trigger="Event")
+    runtime.runner.start(ctx, "going")
+    stale = runtime.flows.get(ctx, "going")
+    runtime.flows.delete(ctx, "going", force=True)
+    monkeypatch.setattr(events.flows, "get", lambda *_: stale)  # read before the delete
+    with pytest.raises(NotFound, match="Flow going does not exist"):
+        events.push(ctx, "going", b'{"id": "1"}')

@@ -1,5 +1,5 @@
-"""services/provider.py: a domain error's modeled code by its nearest mapped class, and the tag
-operations every provider shares, in wire names."""
+"""services/provider.py: handlers found by name, a domain error's modeled code by its nearest mapped
+class, and the tag operations every provider shares, in wire names."""
 
 from __future__ import annotations
 
@@ -57,7 +57,16 @@ def test_an_error_maps_by_its_nearest_mapped_class() -> None:
     assert provider.error_code(errors.Conflict("x")) == "InternalServerException"  # nothing maps it
 
 
+def test_a_handler_is_a_method_named_after_the_operation() -> None:
+    provider = Codes()
+    assert provider.handler("error_code") == provider.error_code
+    assert provider.handler("create_nothing") is None
+    assert provider.handler("error_codes") is None  # an attribute that is not callable is no handler
+    assert provider.own_operations == {} and provider.quick_reads == frozenset()
+
+
 def test_the_tag_operations_in_wire_names(provider: Example) -> None:
+    assert provider.handler("tag_resource") == provider.tag_resource
     assert provider.tag_resource(CTX, {"resourceArn": FLOW, "tags": {"a": "1", "b": "2"}}) == {}
     assert provider.untag_resource(CTX, {"resourceArn": FLOW, "tagKeys": ["a"]}) == {}
     assert provider.list_tags_for_resource(CTX, {"resourceArn": FLOW}) == {"tags": {"b": "2"}}

@@ -1,12 +1,24 @@
 """Flow runs end to end through boto3: a Files connector profile, a flow with tasks into a
-Customer Profiles object type, StartFlow, execution records, and the profiles searchable."""
+Customer Profiles object type, StartFlow, execution records, and the profiles searchable; and
+FlowRunner in-process (build_runtime, both backends): flows that name no object type, runs whose
+batches go to several object types."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from openprofiles.app import Runtime, build_runtime
+from openprofiles.context import RequestContext
+from openprofiles.flows.engine import NoObjectType
+from openprofiles.services.appflow.flow_events import FlowEvents
+from openprofiles.services.customer_profiles.integrations import IntegrationRequest
+from openprofiles.settings import Settings
 from tests.live_flows import create_profile, run_on_demand, wait_for_execution
 
 FIELDS = {
@@ -183,3 +195,105 @@ def test_every_task_type_through_an_integration(appflow: Any, cp: Any, live: Any
                              *live.server.storage_args()).stdout)
     assert [(letter["Source"].startswith("flow-execution:"), letter["Reason"]) for letter in letters] == [
         (True, "tasks.3 (Validate): score failed VALIDATE_NON_NEGATIVE")]
+
+
+# In-process.
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """Services on a fresh database, pages of 2 records, a domain `d` with object types `people` and
+    `orders`, and a Files profile `files` over tmp_path/source."""
+    source = tmp_path / "source"
+    source.mkdir()
+    runtime = build_runtime(Settings(data_dir=tmp_path / "data", database_url=database_url, files_roots=(source,),
+                                     flow_batch_size=2))
+    ctx = _ctx()
+    runtime.domains.create(ctx, "d", default_expiration_days=30, default_encryption_key=None,
+                           dead_letter_queue_url=None, settings={}, tags={})
+    domain = runtime.domains.record(ctx, "d")
+    for name in ("people", "orders"):
+        runtime.object_types.put(domain, name, {"Description": name, "AllowProfileCreation": True, "Fields": {
+            "id": {"Source": "_source.id", "Target": "_profile.AccountNumber"},
+            "email": {"Source": "_source.email", "Target": "_profile.EmailAddress", "ContentType": "EMAIL_ADDRESS"},
+        }, "Keys": {f"{name}Id": [{"StandardIdentifiers": ["UNIQUE"], "FieldNames": ["id"]}],
+                    "_email": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}]}}, NOW)
+    runtime.connector_profiles.create(ctx, "files", "CustomConnector", "Files", "Public", {
+        "connectorProfileProperties": {"CustomConnector": {"profileProperties": {"path": str(source)}}}}, None)
+    yield runtime
+    runtime.close()
+
+
+def _ctx() -> RequestContext:
+    return RequestContext("000000000000", "us-east-1", "test", "r", datetime.now(UTC))
+
+
+def _create(runtime: Runtime, name: str, trigger: str = "OnDemand", object_type: str | None = None) -> str:
+    destination = {"domainName": "d", **({"objectTypeName": object_type} if object_type else {})}
+    return runtime.flows.create(_ctx(), {
+        "flowName": name,
+        "triggerConfig": {"triggerType": trigger},
+        "sourceFlowConfig": {"connectorType": "CustomConnector", "connectorProfileName": "files",
+                             "sourceConnectorProperties": {"CustomConnector": {"entityName": "events.csv"}}},
+        "destinationFlowConfigList": [{"connectorType": "CustomerProfiles",
+                                       "destinationConnectorProperties": {"CustomerProfiles": destination}}],
+        "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"CustomConnector": "NO_OP"}}],
+    }).arn
+
+
+def test_start_and_event_pushes_refuse_a_flow_with_no_object_type(runtime: Runtime) -> None:
+    ctx = _ctx()
+    _create(runtime, "now")
+    with pytest.raises(NoObjectType, match="Flow now cannot run"):
+        runtime.runner.start(ctx, "now")
+    assert runtime.runner.records(ctx, "now", None, 10) == []
+
+    arn = _create(runtime, "pushed", trigger="Event")
+    runtime.integrations.put(ctx, "d", IntegrationRequest(uri=arn, object_type_name="people"))
+    runtime.runner.start(ctx, "pushed")  # Active, with the integration's mapping
+    runtime.integrations.delete(ctx, "d", arn)
+    events = FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner)
+    with pytest.raises(NoObjectType, match="has no integration for it"):
+        events.push(ctx, "pushed", b'{"id": "1", "email": "a@x.com"}')
+    assert runtime.runner.records(ctx, "pushed", None, 10) == []
+
+
+def test_a_run_that_lost_its_integration_ends_in_error_before_reading(runtime: Runtime, tmp_path: Path) -> None:
+    ctx = _ctx()
+    arn = _create(runtime, "f")
+    runtime.integrations.put(ctx, "d", IntegrationRequest(uri=arn, object_type_name="people"))
+    runtime.runner.slots.close()  # record the run without executing it here
+    _, execution_id = runtime.runner.start(ctx, "f")
+    assert execution_id is not None
+    runtime.integrations.delete(ctx, "d", arn)
+    runner = build_runtime(runtime.settings).runner
+    try:
+        assert runner.resume_interrupted() == 1
+        outcome = runner.wait(execution_id, timeout=60)
+    finally:
+        runner.close()
+    assert outcome is not None and outcome.status == "Error" and "cannot run" in (outcome.message or "")
+
+
+def test_event_types_go_to_their_object_types_in_batches(runtime: Runtime, tmp_path: Path) -> None:
+    ctx = _ctx()
+    (tmp_path / "source" / "events.csv").write_text(
+        "eventType,id,email\n"
+        "person,p1,ann@x.com\norder,o1,ann@x.com\norder,o2,ann@x.com\nrefund,r1,ann@x.com\n"
+        "person,p2,bob@x.com\n")
+    arn = _create(runtime, "f")
+    runtime.integrations.put(ctx, "d", IntegrationRequest(uri=arn, object_type_names={
+        "person": "people", "order": "orders"}))
+    _, execution_id = runtime.runner.start(ctx, "f")
+    assert execution_id is not None
+    outcome = runtime.runner.wait(execution_id, timeout=60)
+    assert outcome is not None and outcome.status == "Successful", outcome
+    (record,) = runtime.runner.records(ctx, "f", None, 10)
+    assert (record.records_processed, record.put_failures) == (5, 1)  # the refund maps to no object type
+    domain = runtime.domains.record(ctx, "d")
+    with runtime.store.read() as uow:
+        assert uow.profiles.count(domain.id) == 2
+        letters = uow.dead_letters.page(domain.id, None, 10)
+    assert [(letter.object_type_name, "refund is not in" in letter.reason) for letter in letters] == [("orders", True)]

@@ -116,3 +116,35 @@ def test_flows_run_from_the_command_line(database_url: str, tmp_path: Path) -> N
     missing = cli("flows", "run", "nope", "--data-dir", str(tmp_path / "data"), "--database-url", database_url,
                   check=False)
     assert missing.returncode != 0 and "nope" in missing.stderr
+
+
+def test_a_schedule_without_an_object_type_is_not_run(database_url: str, tmp_path: Path) -> None:
+    """A flow that runs with its integration's mapping: once the integration is gone its fire times
+    pass without a run, flowStatusMessage saying what to add, until it is put again."""
+    from openprofiles.services.customer_profiles.integrations import IntegrationRequest
+
+    runtime, clock, ctx = _setup(database_url, tmp_path)
+    (tmp_path / "source" / "people.csv").write_text(HEADER + "1,a@x.com,2026-01-01T00:00:00Z\n")
+    definition = runtime.flows.get(ctx, "hourly").record.definition
+    definition["destinationFlowConfigList"][0]["destinationConnectorProperties"]["CustomerProfiles"].pop(
+        "objectTypeName")
+    runtime.flows.update(ctx, definition)
+    arn = runtime.flows.get(ctx, "hourly").arn
+    runtime.integrations.put(ctx, "d", IntegrationRequest(uri=arn, object_type_name="crm"))
+    runtime.runner.start(ctx, "hourly")
+    runtime.integrations.delete(ctx, "d", arn)
+
+    clock.advance(timedelta(hours=1))
+    assert runtime.scheduler.tick() == []
+    flow = runtime.flows.get(ctx, "hourly").record
+    assert flow.status == "Active" and "no integration" in (flow.status_message or "")
+    assert flow.next_run_at == START + timedelta(hours=2)  # this fire time has passed
+    assert runtime.runner.records(ctx, "hourly", None, 10) == []
+
+    runtime.integrations.put(ctx, "d", IntegrationRequest(uri=arn, object_type_name="crm"))
+    clock.advance(timedelta(hours=1))
+    (execution_id,) = _run_due(runtime, runtime.scheduler)
+    (record,) = runtime.runner.records(ctx, "hourly", None, 10)
+    assert (record.execution_id, record.status) == (execution_id, "Successful")
+    assert runtime.flows.get(ctx, "hourly").record.status_message is None
+    runtime.close()

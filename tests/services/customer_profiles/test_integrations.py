@@ -1,9 +1,12 @@
 """Integrations through boto3: PutIntegration with an AppFlow flow ARN as Uri, Get, List, Delete,
-ListAccountIntegrations, and the rules (flow of this domain, not expired, fixed mapping)."""
+ListAccountIntegrations, the rules (flow of this domain, not expired, fixed mapping), and flows that
+name no object type running with their integration's mapping (the seed's order)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from sqlalchemy import update
 from openprofiles.storage.database import Database
 from openprofiles.storage.tables import flows
 from tests.conftest import LiveServer
+from tests.live_flows import PEOPLE, create_profile, run_on_demand
 
 FIELDS = {
     "id": {"Source": "_source.customer_id", "Target": "_profile.AccountNumber"},
@@ -176,3 +180,119 @@ def test_tags_on_the_integration_arn(cp: Any, appflow: Any, unique: str, live: L
         raise AssertionError("a deleted integration has no tags to list")
     except cp.exceptions.ResourceNotFoundException:
         pass
+
+
+# A flow whose destination names no object type (issue 28).
+
+
+def _files_flow(appflow: Any, name: str, domain: str, entity: str, object_type: str | None = None) -> str:
+    """An OnDemand flow from a Files profile's `entity` into `domain`, with objectTypeName only if given."""
+    destination: dict[str, Any] = {"domainName": domain}
+    if object_type is not None:
+        destination["objectTypeName"] = object_type
+    return str(appflow.create_flow(
+        flowName=name,
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "CustomConnector", "connectorProfileName": name,
+                          "sourceConnectorProperties": {"CustomConnector": {"entityName": entity}}},
+        destinationFlowConfigList=[{"connectorType": "CustomerProfiles",
+                                    "destinationConnectorProperties": {"CustomerProfiles": destination}}],
+        tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"CustomConnector": "NO_OP"}}],
+    )["flowArn"])
+
+
+def test_the_seeds_order_lands_searchable_profiles(cp: Any, appflow: Any, unique: str, files_dir: Path) -> None:
+    """Flow with only the domain, then the object type, then PutIntegration, then StartFlow."""
+    (files_dir / "people.csv").write_text("id,email,name\n1,ann@example.com,Ann\n2,bob@example.com,Bob\n")
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
+    create_profile(appflow, unique, "CustomConnector", {"path": str(files_dir)}, label="Files")
+    uri = _files_flow(appflow, unique, unique, "people.csv")
+    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", **PEOPLE)
+    cp.put_integration(DomainName=unique, Uri=uri, ObjectTypeName="people")
+
+    record = run_on_demand(appflow, unique)
+    assert record["executionStatus"] == "Successful", record
+    assert record["executionResult"]["recordsProcessed"] == 2
+    (ann,) = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["ann@example.com"])["Items"]
+    assert ann["FirstName"] == "Ann"
+    objects = cp.list_profile_objects(DomainName=unique, ObjectTypeName="people", ProfileId=ann["ProfileId"])
+    assert [json.loads(o["Object"])["id"] for o in objects["Items"]] == ["1"]
+
+
+def test_no_object_type_and_no_integration_is_refused_at_start(cp: Any, appflow: Any, unique: str,
+                                                               files_dir: Path) -> None:
+    (files_dir / "people.csv").write_text("id,email,name\n1,ann@example.com,Ann\n")
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
+    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", **PEOPLE)
+    create_profile(appflow, unique, "CustomConnector", {"path": str(files_dir)}, label="Files")
+    _files_flow(appflow, unique, unique, "people.csv")
+    with pytest.raises(appflow.exceptions.ConflictException) as refused:
+        appflow.start_flow(flowName=unique)
+    message = refused.value.response["Error"]["Message"]
+    assert f"Flow {unique} cannot run" in message and "PutIntegration" in message and "objectTypeName" in message
+    assert appflow.describe_flow_execution_records(flowName=unique)["flowExecutions"] == []
+
+    scheduled = f"{unique}s"
+    create_profile(appflow, scheduled, "CustomConnector", {"path": str(files_dir)}, label="Files")
+    appflow.create_flow(
+        flowName=scheduled,
+        triggerConfig={"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {
+            "scheduleExpression": "rate(1hours)"}}},
+        sourceFlowConfig={"connectorType": "CustomConnector", "connectorProfileName": scheduled,
+                          "sourceConnectorProperties": {"CustomConnector": {"entityName": "people.csv"}}},
+        destinationFlowConfigList=[{"connectorType": "CustomerProfiles",
+                                    "destinationConnectorProperties": {"CustomerProfiles": {"domainName": unique}}}],
+        tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"CustomConnector": "NO_OP"}}],
+    )
+    with pytest.raises(appflow.exceptions.ConflictException):
+        appflow.start_flow(flowName=scheduled)
+    assert appflow.describe_flow(flowName=scheduled)["flowStatus"] == "Draft"
+
+
+def test_object_type_names_by_event_type(cp: Any, appflow: Any, unique: str, files_dir: Path) -> None:
+    (files_dir / "events.csv").write_text(
+        "eventType,id,email,name,orderId\n"
+        "person,1,ann@example.com,Ann,\n"
+        "order,1,ann@example.com,,o-1\n"
+        "refund,1,ann@example.com,,o-1\n"
+        "person,2,bob@example.com,Bob,\n"
+    )
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
+    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", **PEOPLE)
+    cp.put_profile_object_type(
+        DomainName=unique, ObjectTypeName="orders", Description="Orders",
+        Fields={"orderId": {"Source": "_source.orderId", "Target": "_order.OrderId"},
+                "email": {"Source": "_source.email", "Target": "_profile.EmailAddress",
+                          "ContentType": "EMAIL_ADDRESS"}},
+        Keys={"orderId": [{"StandardIdentifiers": ["UNIQUE"], "FieldNames": ["orderId"]}],
+              "_email": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}]})
+    create_profile(appflow, unique, "CustomConnector", {"path": str(files_dir)}, label="Files")
+    uri = _files_flow(appflow, unique, unique, "events.csv")
+    cp.put_integration(DomainName=unique, Uri=uri, ObjectTypeNames={"person": "people", "order": "orders"})
+
+    record = run_on_demand(appflow, unique)
+    assert record["executionStatus"] == "Successful", record
+    assert record["executionResult"]["recordsProcessed"] == 4
+    assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1  # the refund maps to no object type
+    (ann,) = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["ann@example.com"])["Items"]
+    assert ann["FirstName"] == "Ann"
+    orders = cp.list_profile_objects(DomainName=unique, ObjectTypeName="orders", ProfileId=ann["ProfileId"])
+    assert [json.loads(o["Object"])["orderId"] for o in orders["Items"]] == ["o-1"]
+    assert len(cp.search_profiles(DomainName=unique, KeyName="_email", Values=["bob@example.com"])["Items"]) == 1
+
+
+def test_the_flows_object_type_wins_over_the_integrations(cp: Any, appflow: Any, unique: str,
+                                                          files_dir: Path) -> None:
+    (files_dir / "people.csv").write_text("id,email,name\n1,ann@example.com,Ann\n")
+    cp.create_domain(DomainName=unique, DefaultExpirationDays=30)
+    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="people", **PEOPLE)
+    cp.put_profile_object_type(DomainName=unique, ObjectTypeName="others", **PEOPLE)
+    create_profile(appflow, unique, "CustomConnector", {"path": str(files_dir)}, label="Files")
+    uri = _files_flow(appflow, unique, unique, "people.csv", object_type="people")
+    cp.put_integration(DomainName=unique, Uri=uri, ObjectTypeName="others")
+
+    assert run_on_demand(appflow, unique)["executionStatus"] == "Successful"
+    (ann,) = cp.search_profiles(DomainName=unique, KeyName="_email", Values=["ann@example.com"])["Items"]
+    for object_type, count in (("people", 1), ("others", 0)):
+        found = cp.list_profile_objects(DomainName=unique, ObjectTypeName=object_type, ProfileId=ann["ProfileId"])
+        assert len(found["Items"]) == count, object_type

@@ -12,7 +12,17 @@
    plain words inside (`[flow run options]`) are placeholders. `…` and `...` alone are placeholders.
 2. Every command of the tree has a command line in docs/configuration.md, and each of its options
    and environment variables is written there.
-The checker itself is proven by synthetic docs that must fail (`test_the_checker_fails_on_bad_docs`).
+3. Every module (tests/test_layout.py `modules()`: openprofiles/**/*.py without empty `__init__.py`s
+   and migration revisions) is named in docs/architecture.md, in an inline code span, in one of two ways:
+   - inside a package's part of the document, by its path relative to that package (`bulk.py` or
+     `appflow/flows.py`); a span that names no module of that package is read as below;
+   - elsewhere, by its path relative to openprofiles/ (`storage/wal_checkpoints.py`, `app.py`);
+   - anywhere, by `openprofiles/` and that path.
+   A package's part is a paragraph (text between blank lines) that begins with the package path in
+   bold code (`**`storage/`**`), or a section under a heading whose text begins with the package
+   path in code (`### `storage/``), down to the next heading of the same or a higher level.
+   Patterns (`handlers_*.py`) name nothing.
+Each checker is proven by synthetic docs that must fail.
 """
 
 from __future__ import annotations
@@ -26,9 +36,12 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.test_layout import modules
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 CONFIGURATION = ROOT / "docs" / "configuration.md"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
@@ -260,3 +273,74 @@ def test_the_checker_fails_on_bad_docs(doc: str, problem: str) -> None:
 def test_the_checker_accepts_good_docs(doc: str) -> None:
     (line,) = command_lines(doc, "good.md")
     assert check(line, _root()) == []
+
+
+_PARAGRAPH_PACKAGE = re.compile(r"\A\*\*`([\w/]+/)`\*\*")
+_HEADING = re.compile(r"\A(#+)\s+(.*)\Z")
+_HEADING_PACKAGE = re.compile(r"\A`([\w/]+/)`")
+
+
+def _blocks(text: str) -> Iterator[tuple[str | None, str]]:
+    """Each paragraph and heading of a document with the package whose part it is in (or None)."""
+    section: tuple[str, int] | None = None  # the package of the enclosing heading, and its level
+    for block in re.split(r"\n(?:\s*\n|(?=#))", text):
+        block = block.strip()
+        if heading := _HEADING.match(block):
+            level = len(heading.group(1))
+            if section and level <= section[1]:
+                section = None
+            if package := _HEADING_PACKAGE.match(heading.group(2)):
+                section = (package.group(1), level)
+            yield (section[0] if section else None), block
+        elif package := _PARAGRAPH_PACKAGE.match(block):
+            yield package.group(1), block
+        else:
+            yield (section[0] if section else None), block
+
+
+def named_modules(text: str, known: list[str]) -> set[str]:
+    """The modules among `known` (paths relative to openprofiles/) that a document names."""
+    names = set(known)
+    named = set()
+    for package, block in _blocks(text):
+        for span in _INLINE.findall(block):
+            if span.startswith("openprofiles/"):
+                named |= {span.removeprefix("openprofiles/")} & names
+            elif package and package + span in names:
+                named.add(package + span)
+            else:
+                named |= {span} & names
+    return named
+
+
+def test_every_module_is_named_in_architecture_md() -> None:
+    known = modules()
+    missing = sorted(set(known) - named_modules(ARCHITECTURE.read_text(), known))
+    assert not missing, f"{len(missing)} modules not named in docs/architecture.md:\n" + "\n".join(missing)
+
+
+def test_module_naming_rule_fails_on_synthetic_docs() -> None:
+    known = ["app.py", "errors.py", "api/errors.py", "storage/bulk.py", "storage/tables.py",
+             "services/appflow/flows.py", "flows/engine.py"]
+    doc = "\n".join(
+        [
+            "# Architecture",
+            "Entry points: `app.py`, and `bulk.py` outside any package's part names nothing.",
+            "",
+            "**`storage/`**: `tables.py` and `storage_*.py`.",
+            "",
+            "**`api/`**: `errors.py` is api/errors.py, and `flows/engine.py` is read from openprofiles/.",
+            "",
+            "## `services/`",
+            "### Deeper",
+            "`appflow/flows.py`",
+            "## Other",
+            "`tables.py` here names nothing.",
+        ]
+    )
+    assert named_modules(doc, known) == {
+        "app.py", "api/errors.py", "storage/tables.py", "flows/engine.py", "services/appflow/flows.py"
+    }
+    assert "storage/bulk.py" not in named_modules(doc, known)
+    assert "errors.py" not in named_modules(doc, known)
+    assert named_modules("`openprofiles/storage/bulk.py` and `errors.py`", known) == {"storage/bulk.py", "errors.py"}

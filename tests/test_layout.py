@@ -36,10 +36,10 @@ EXEMPT: dict[str, str] = {
 
 def is_empty_init(path: Path) -> bool:
     """An `__init__.py` whose only statement, if any, is its docstring."""
+    if path.name != "__init__.py":
+        return False
     body = ast.parse(path.read_text()).body
-    return path.name == "__init__.py" and all(
-        isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body
-    )
+    return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
 
 
 def modules() -> list[str]:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from openprofiles.connectors import operands
 from openprofiles.connectors.base import (
     Connection,
     Connector,
@@ -41,6 +42,7 @@ from openprofiles.connectors.base import (
     RecordFilter,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi, response_json, shorten
+from openprofiles.connectors.operands import Family
 from openprofiles.connectors.times import parse_instant
 
 LEADS = "leads"
@@ -115,18 +117,21 @@ class Window:
                 self._push_down(spec)
 
     def _push_down(self, spec: RecordFilter) -> None:
-        """A comparison on the activity date narrows the feed (the flow applies the filter exactly)."""
-        bounds = [_instant(value) for value in spec.values]
-        if not bounds or None in bounds:
+        """A time comparison on the activity date narrows the feed (the flow applies the filter exactly);
+        operands are read as the flow reads them (connectors/operands.py), any of several may match."""
+        try:
+            c = operands.read(spec)
+        except operands.OperandError:
             return
-        low, high = bounds[0], bounds[-1]
-        assert low is not None and high is not None
-        if spec.operator in ("GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO", "BETWEEN"):
+        if c.family is not Family.INSTANT:
+            return
+        low, high = min(c.operands), max(c.operands)
+        if c.operator in ("GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO", "BETWEEN"):
             self.start = low if self.start is None else max(self.start, low)
-        if spec.operator == "LESS_THAN":
-            self.limits.append(lambda moment: moment >= high)
-        elif spec.operator in ("LESS_THAN_OR_EQUAL_TO", "BETWEEN"):
-            self.limits.append(lambda moment: moment > high)
+        if c.operator == "LESS_THAN":
+            self.limits.append(lambda moment: operands.instant(moment) >= high)
+        elif c.operator in ("LESS_THAN_OR_EQUAL_TO", "BETWEEN"):
+            self.limits.append(lambda moment: operands.instant(moment) > high)
 
     def beyond(self, moment: datetime | None) -> bool:
         return moment is not None and any(limit(moment) for limit in self.limits)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 import httpx
 
+from openprofiles.connectors import operands
 from openprofiles.connectors.base import (
     Connector,
     ConnectorAuthError,
@@ -35,6 +36,7 @@ from openprofiles.connectors.base import (
     RecordFilter,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, response_json
+from openprofiles.connectors.operands import Family
 from openprofiles.connectors.times import in_window, parse_instant, utc
 
 TABLE_API = "/api/now/table"
@@ -60,14 +62,6 @@ _NUMERIC_TYPES = frozenset({"integer", "longint", "decimal", "float"})
 _TIME_TYPES = frozenset({"glide_date_time", "due_date", "date_time"})
 _TEXT_TYPES = frozenset({"string", "GUID", "email", "phone_number", "phone_number_e164", "choice", "sys_class_name",
                          "url", "translated_text", "html"})
-_FAMILIES = {
-    **dict.fromkeys(("string", "str", "text", "varchar", "char"), "string"),
-    **dict.fromkeys(("integer", "int", "long", "short", "byte", "bigint", "double", "float", "decimal", "number"),
-                    "number"),
-    **dict.fromkeys(("boolean", "bool"), "boolean"),
-    **dict.fromkeys(("datetime", "timestamp"), "datetime"),
-    "date": "date",
-}
 _LOWER = {"GREATER_THAN": ">", "GREATER_THAN_OR_EQUAL_TO": ">="}
 _UPPER = {"LESS_THAN": "<", "LESS_THAN_OR_EQUAL_TO": "<="}
 
@@ -225,49 +219,40 @@ class ServiceNowConnector(Connector):
 
 def pushed_condition(record_filter: RecordFilter, internal_type: str | None) -> str | None:
     """An encoded-query condition that keeps every record the filter keeps, or None when the field's
-    type or the values leave ServiceNow's comparison unlike the flow's.
+    type or the values leave ServiceNow's comparison unlike the flow's. Operands are read as the flow
+    reads them (connectors/operands.py).
 
     Text equality and CONTAINS go down as `=`/`LIKE` (ServiceNow compares text without regard to case:
-    a superset the flow narrows); numbers, booleans, dates and times compare as the flow does.
+    a superset the flow narrows); numbers, booleans, dates and times compare as the flow does. An empty
+    operand is not pushed down (ServiceNow reads `field=` as "is empty").
     """
-    field, operator, values = record_filter.field, record_filter.operator, record_filter.values
-    family = _FAMILIES.get(record_filter.data_type.lower(), "string")
-    if operator == "CONTAINS":
-        family = "string"
-    if not internal_type or not values or any("^" in v or "@" in v for v in values):
+    try:
+        c = operands.read(record_filter)
+    except operands.OperandError:
         return None
-    if family == "string":
-        if internal_type not in _TEXT_TYPES or not all(v.isascii() for v in values):
+    field, operator, values = c.field, c.operator, record_filter.values
+    if not internal_type or any(not v.strip() or "^" in v or "@" in v for v in values):
+        return None
+    if c.family is Family.STRING:
+        if internal_type not in _TEXT_TYPES or not all(v.isascii() for v in c.operands):
             return None
         if operator == "EQUAL_TO":
-            return "^OR".join(f"{field}={v}" for v in values)
+            return "^OR".join(f"{field}={v}" for v in c.operands)
         if operator == "CONTAINS":
-            return "^OR".join(f"{field}LIKE{v}" for v in values)
+            return "^OR".join(f"{field}LIKE{v}" for v in c.operands)
         return None
-    if family == "boolean":
-        truth = {v.strip().lower() in ("true", "1") for v in values}
-        if internal_type != "boolean" or operator not in ("EQUAL_TO", "NOT_EQUAL_TO") or len(truth) != 1:
+    if c.family is Family.BOOLEAN:
+        truth = set(c.operands)
+        if internal_type != "boolean" or len(truth) != 1:
             return None
         return f"{field}{'=' if operator == 'EQUAL_TO' else '!='}{str(truth.pop()).lower()}"
-    if family == "number" and internal_type in _NUMERIC_TYPES:
-        try:
-            numbers = [Decimal(v.strip()) for v in values]
-        except InvalidOperation:
-            return None
-        return _ordered(field, operator, numbers, _plain, _plain)
-    if family == "datetime" and internal_type in _TIME_TYPES:
-        try:
-            moments = [_operand_time(v) for v in values]
-        except ValueError:
-            return None
-        return _ordered(field, operator, moments, lambda m: _format(m, up=False), lambda m: _format(m, up=True),
+    if c.family is Family.NUMBER and internal_type in _NUMERIC_TYPES:
+        return _ordered(field, operator, c.operands, _plain, _plain)
+    if c.family is Family.INSTANT and internal_type in _TIME_TYPES:
+        return _ordered(field, operator, c.operands, lambda m: _format(m, up=False), lambda m: _format(m, up=True),
                         exact=lambda m: m.microsecond == 0)
-    if family == "date" and internal_type == "glide_date":
-        try:
-            days = [datetime.strptime(v.strip(), "%Y-%m-%d").date() for v in values]
-        except ValueError:
-            return None
-        return _ordered(field, operator, days, str, str)
+    if c.family is Family.DATE and internal_type == "glide_date":
+        return _ordered(field, operator, c.operands, str, str)
     return None
 
 
@@ -293,15 +278,6 @@ def _ordered(field: str, operator: str, operands: Sequence[Any], low: Any, high:
 
 def _plain(number: Decimal) -> str:
     return format(number, "f")
-
-
-def _operand_time(text: str) -> datetime:
-    """A filter's time value as the flow reads it: epoch milliseconds or ISO 8601 (UTC when unzoned)."""
-    text = text.strip()
-    try:
-        return datetime.fromtimestamp(int(text) / 1000, UTC)
-    except ValueError:
-        return utc(datetime.fromisoformat(text))
 
 
 def _format(moment: datetime, *, up: bool) -> str:

@@ -19,21 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.types import NullType
 
+from openprofiles.connectors import operands
 from openprofiles.connectors.base import RecordFilter
+from openprofiles.connectors.operands import Family
 
 #: Dialects whose string equality is exact (binary or deterministic collations by default).
 EXACT_STRING_EQUALITY = frozenset({"postgresql", "sqlite"})
 #: Dialects that accept NULLS LAST.
 NULLS_LAST = frozenset({"postgresql", "sqlite", "oracle"})
-
-_FILTER_FAMILIES = {
-    **dict.fromkeys(("integer", "int", "long", "short", "byte", "bigint", "double", "float", "decimal", "number",
-                     "currency", "percent"), "number"),
-    **dict.fromkeys(("string", "str", "text", "varchar", "char"), "string"),
-    **dict.fromkeys(("boolean", "bool"), "boolean"),
-    "date": "date",
-}
-
 
 # --- values ---------------------------------------------------------------------------------------
 
@@ -168,14 +161,6 @@ def _column_family(kind: sa.types.TypeEngine[Any]) -> str | None:
     return None
 
 
-def _numbers(values: Sequence[str]) -> list[Decimal] | None:
-    try:
-        numbers = [Decimal(v.strip()) for v in values]
-    except InvalidOperation:
-        return None
-    return numbers if all(n.is_finite() for n in numbers) else None
-
-
 def _floor(n: Decimal) -> int:
     return int(n.to_integral_value(rounding="ROUND_FLOOR"))
 
@@ -218,41 +203,29 @@ def _integer_clause(column: sa.ColumnElement[Any], operator: str, numbers: list[
     return _compare(column, operator, numbers, **bounds[operator]) if operator in bounds else None
 
 
-def _booleans(values: Sequence[str]) -> list[bool] | None:
-    table = {"true": True, "1": True, "false": False, "0": False}
-    found = [table.get(v.strip().lower()) for v in values]
-    return None if None in found else [b for b in found if b is not None]
-
-
-def _dates(values: Sequence[str]) -> list[date] | None:
-    try:
-        return [date.fromisoformat(v.strip()) for v in values]
-    except ValueError:
-        return None
-
-
 def pushed_filter(rule: RecordFilter, column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[bool] | None:
     """The WHERE clause selecting exactly the rows the flow's filter keeps, or None when SQL cannot say
-    the same thing (the flow filters what the query returns anyway)."""
-    family = _FILTER_FAMILIES.get(rule.data_type.lower()) if rule.data_type else None
-    column_family = _column_family(column.type)
-    if rule.operator == "CONTAINS" or family is None or column_family is None:
+    the same thing (the flow filters what the query returns anyway). Operands are read as the flow
+    reads them (connectors/operands.py); a DATA_TYPE the flow does not know compares as text."""
+    try:
+        c = operands.read(rule)
+    except operands.OperandError:
         return None
-    if family == "number" and column_family == "integer":
-        numbers = _numbers(rule.values)
-        return _integer_clause(column, rule.operator, numbers) if numbers else None
-    if family == "number" and column_family == "numeric" and dialect == "postgresql":
-        numbers = _numbers(rule.values)
-        return _compare(column, rule.operator, numbers) if numbers else None
-    if family == "string" and column_family == "string" and dialect in EXACT_STRING_EQUALITY and rule.operator in (
+    column_family = _column_family(column.type)
+    if c.operator == "CONTAINS" or column_family is None:
+        return None
+    values = list(c.operands)
+    if c.family is Family.NUMBER and column_family == "integer":
+        return _integer_clause(column, c.operator, values)
+    if c.family is Family.NUMBER and column_family == "numeric" and dialect == "postgresql":
+        return _compare(column, c.operator, values)
+    if c.family is Family.STRING and column_family == "string" and dialect in EXACT_STRING_EQUALITY and c.operator in (
             "EQUAL_TO", "NOT_EQUAL_TO"):
-        return _compare(column, rule.operator, list(rule.values))
-    if family == "boolean" and column_family == "boolean" and rule.operator in ("EQUAL_TO", "NOT_EQUAL_TO"):
-        flags = _booleans(rule.values)
-        return _compare(column, rule.operator, flags) if flags is not None else None
-    if family == "date" and column_family == "date":
-        days = _dates(rule.values)
-        return _compare(column, rule.operator, days) if days else None
+        return _compare(column, c.operator, values)
+    if c.family is Family.BOOLEAN and column_family == "boolean":
+        return _compare(column, c.operator, values)
+    if c.family is Family.DATE and column_family == "date":
+        return _compare(column, c.operator, values)
     return None
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from openprofiles.connectors import operands
 from openprofiles.connectors.base import (
     Connector,
     ConnectorAuthError,
@@ -31,6 +32,7 @@ from openprofiles.connectors.base import (
     Page,
 )
 from openprofiles.connectors.http import RefreshingBearer, VendorApi, default_describe_error, response_json
+from openprofiles.connectors.operands import Family
 from openprofiles.connectors.times import in_window, parse_instant, utc
 
 #: Most records a list page (cursor pagination) and an incremental export page may hold.
@@ -38,7 +40,6 @@ LIST_PAGE_MAX = 100
 EXPORT_PAGE_MAX = 1000
 #: Exports refuse a start_time within the last minute; an earlier one is asked for and the rest filtered out.
 EXPORT_LAG = 61
-_TEMPORAL_TYPES = frozenset({"date", "datetime", "timestamp"})
 #: One vendor page: its records and the checkpoint after it.
 Chunk = tuple[list[dict[str, Any]], dict[str, Any]]
 
@@ -270,15 +271,14 @@ def _lower_bound(request: ExtractRequest) -> datetime | None:
     (Zendesk's only filter operator), when that field is compared as a time."""
     bounds = [request.since] if request.since is not None else []
     for record_filter in request.filters:
-        if (record_filter.field == "updated_at" and record_filter.operator == "GREATER_THAN"
-                and record_filter.data_type.lower() in _TEMPORAL_TYPES):
-            try:
-                moments = [parse_instant(value) for value in record_filter.values]
-            except ValueError:
-                continue
-            found = [m for m in moments if m is not None]
-            if found:
-                bounds.append(min(found))  # any value may match: the smallest bounds them all
+        if record_filter.field != "updated_at" or record_filter.operator != "GREATER_THAN":
+            continue
+        try:
+            comparison = operands.read(record_filter)  # read as the flow reads it
+        except operands.OperandError:
+            continue
+        if comparison.family in (Family.INSTANT, Family.DATE):  # a date bounds from its first instant
+            bounds.append(operands.instant(min(comparison.operands)))  # any value may match: the smallest
     return max(map(utc, bounds), default=None)
 
 

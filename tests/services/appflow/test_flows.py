@@ -1,17 +1,24 @@
 """Flows (CreateFlow, UpdateFlow, DeleteFlow, DescribeFlow, ListFlows) through boto3 against the
-live server, on SQLite and PostgreSQL, with an S3 source and a Customer Profiles destination."""
+live server, on SQLite and PostgreSQL, with an S3 source and a Customer Profiles destination; and
+FlowService in-process over a fake destination port (no Customer Profiles service at all)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
 
+from openprofiles.aws_access import AwsAccess
+from openprofiles.context import RequestContext
+from openprofiles.errors import Invalid
+from openprofiles.services.appflow.destinations import DomainDestination, FlowIntegration
+from openprofiles.services.appflow.flows import FlowService
 from openprofiles.storage.database import Database, sqlite_url
+from openprofiles.storage.store import Store
 from openprofiles.storage.tables import flow_executions, flows
 from tests.conftest import LiveServer
 
@@ -354,3 +361,63 @@ def test_running_flow_needs_force_delete(appflow: Any, database: Database, domai
     _error(appflow, "ResourceNotFoundException", appflow.describe_flow, flowName=unique)
     with database.read() as conn:
         assert conn.execute(select(flows.c.id).where(flows.c.name == unique)).first() is None
+
+
+# In-process, over a fake destination.
+
+
+class FakeDestination:
+    """A ProfilesDestination that knows domain `d` with object type `known`, and records its checks."""
+
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, dict[str, Any]]] = []
+
+    def check(self, ctx: RequestContext, where: str, properties: Mapping[str, Any]) -> None:
+        self.checked.append((where, dict(properties)))
+        if properties["domainName"] != "d" or properties.get("objectTypeName") not in (None, "known"):
+            raise Invalid(f"{where}: refused by the destination")
+
+    def integration(self, ctx: RequestContext, domain_name: str, flow_arn: str) -> FlowIntegration | None:
+        return None
+
+    def open(self, ctx: RequestContext, domain_name: str) -> DomainDestination:
+        raise NotImplementedError("FlowService never opens a domain")
+
+
+@pytest.fixture
+def service(db: Database) -> tuple[FlowService, FakeDestination]:
+    fake = FakeDestination()
+    return FlowService(Store(db), fake, AwsAccess(resources=[("000000000000", "arn:aws:s3:::*")])), fake
+
+
+CTX = RequestContext("000000000000", "us-east-1", "test", "r", datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def test_the_destination_is_checked_through_the_port(service: tuple[FlowService, FakeDestination]) -> None:
+    flows_, fake = service
+    created = flows_.create(CTX, _flow("f", "d", destinationFlowConfigList=_destination("d", "known")))
+    assert created.status == "Active" and flows_.get(CTX, "f").definition["flowName"] == "f"
+    where = "destinationFlowConfigList.1.destinationConnectorProperties.CustomerProfiles"
+    assert fake.checked == [(where, {"domainName": "d", "objectTypeName": "known"})]
+    with pytest.raises(Invalid, match="refused by the destination"):
+        flows_.create(CTX, _flow("g", "d", destinationFlowConfigList=_destination("d", "other")))
+    with pytest.raises(Invalid, match="refused by the destination"):
+        flows_.update(CTX, _flow("f", "elsewhere"))
+    assert [f.name for f in flows_.list(CTX, None, 10)] == ["f"]  # nothing stored by the refused calls
+    assert flows_.get(CTX, "f").definition["destinationFlowConfigList"] == _destination("d", "known")
+
+
+def test_update_keeps_the_key_and_restarts_incremental_pulls_on_a_new_source(
+        service: tuple[FlowService, FakeDestination]) -> None:
+    flows_, _ = service
+    flows_.create(CTX, _flow("f", "d", destinationFlowConfigList=_destination("d", None), kmsArn="arn:k"))
+    with flows_.store.write() as uow:
+        record = uow.flows.get(CTX.account_id, CTX.region, "f")
+        assert record is not None
+        uow.flows.update(record.id, CTX.now, cursor={"high_water": "2026-01-01T00:00:00+00:00"})
+    flows_.update(CTX, _flow("f", "d", destinationFlowConfigList=_destination("d", None), description="same source"))
+    kept = flows_.get(CTX, "f").record
+    assert kept.definition["kmsArn"] == "arn:k" and kept.cursor == {"high_water": "2026-01-01T00:00:00+00:00"}
+    other = {"connectorType": "S3", "sourceConnectorProperties": {"S3": {"bucketName": "other"}}}
+    flows_.update(CTX, _flow("f", "d", destinationFlowConfigList=_destination("d", None), sourceFlowConfig=other))
+    assert flows_.get(CTX, "f").record.cursor is None

@@ -10,6 +10,8 @@ Rules (docs/integrations.md states them in prose):
 - the mapping (ObjectTypeName, or ObjectTypeNames for event-typed sources) must resolve in the
   domain (object types or templates) and never changes once the integration exists; putting the
   same mapping again updates tags, RoleArn, EventTriggerNames and LastUpdatedAt;
+- a flow whose destination names no objectTypeName runs with the mapping (ObjectTypeNames by each
+  record's eventType); one that names one runs with its own (flows/engine.py `routing`);
 - with FlowDefinition (instead of Uri) Customer Profiles creates the AppFlow flow itself, checked by
   the same rules as CreateFlow, and starts it as StartFlow would; the flow's ARN is the Uri, and
   deleting the integration deletes that flow;

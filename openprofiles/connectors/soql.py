@@ -89,7 +89,7 @@ def _literal(operand: Any, kind: Family, field_type: str) -> str | None:
         return str(operand.isoformat())
     if field_type in ("int", "long") and operand != operand.to_integral_value():
         return None
-    return str(operand.normalize()) if operand == operand.to_integral_value() else str(operand)
+    return format(operand.normalize(), "f")  # positional: SOQL has no exponent notation
 
 
 def _fits(kind: Family, field_type: str) -> bool:

@@ -4,6 +4,7 @@ class, and the tag operations every provider shares, in wire names."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -57,16 +58,15 @@ def test_an_error_maps_by_its_nearest_mapped_class() -> None:
     assert provider.error_code(errors.Conflict("x")) == "InternalServerException"  # nothing maps it
 
 
-def test_a_handler_is_a_method_named_after_the_operation() -> None:
-    provider = Codes()
-    assert provider.handler("error_code") == provider.error_code
+def test_a_handler_is_a_method_named_after_the_operation(tmp_path: Path) -> None:
+    provider = Example(TagService(Store(Database(f"sqlite:///{tmp_path / 'unused.db'}"))))  # never opened
+    assert provider.handler("tag_resource") == provider.tag_resource
     assert provider.handler("create_nothing") is None
     assert provider.handler("error_codes") is None  # an attribute that is not callable is no handler
     assert provider.own_operations == {} and provider.quick_reads == frozenset()
 
 
 def test_the_tag_operations_in_wire_names(provider: Example) -> None:
-    assert provider.handler("tag_resource") == provider.tag_resource
     assert provider.tag_resource(CTX, {"resourceArn": FLOW, "tags": {"a": "1", "b": "2"}}) == {}
     assert provider.untag_resource(CTX, {"resourceArn": FLOW, "tagKeys": ["a"]}) == {}
     assert provider.list_tags_for_resource(CTX, {"resourceArn": FLOW}) == {"tags": {"b": "2"}}

@@ -52,7 +52,7 @@ def test_a_modification_time_proposes_a_format_that_parses_the_samples() -> None
     pattern = detected["SourceLastUpdatedTimestampFormat"]
     assert pattern == "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
     assert detected["Fields"][TIMESTAMP_FIELD] == {"Source": "_source.updated_at", "ContentType": "STRING"}
-    assert parse_source_timestamp(PEOPLE[0]["updated_at"], pattern) is not None
+    assert parse_source_timestamp(str(PEOPLE[0]["updated_at"]), pattern) is not None
     without_fraction = _detect({"id": "1", "lastModifiedDate": "2024-01-02T03:04:05+01:00"})
     assert without_fraction["SourceLastUpdatedTimestampFormat"] == "yyyy-MM-dd'T'HH:mm:ssXXX"
     assert parse_source_timestamp("2024-01-02T03:04:05+01:00", without_fraction["SourceLastUpdatedTimestampFormat"])

@@ -5,7 +5,7 @@ fakes' own SOQL and encoded-query engines."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -74,7 +74,7 @@ def flow(task: dict[str, Any]) -> TaskPipeline | None:
     return pipeline
 
 
-def kept(pipeline: TaskPipeline, records: list[Mapping[str, Any]], delivered: Callable[[Mapping[str, Any]], Any],
+def kept(pipeline: TaskPipeline, records: Sequence[Mapping[str, Any]], delivered: Callable[[Mapping[str, Any]], Any],
          key: str) -> set[Any]:
     return {record[key] for record in records if isinstance(pipeline.apply(delivered(record)), Output)}
 

@@ -53,6 +53,7 @@ def test_register_update_unregister(runtime: Runtime, provider: Any, tmp_path: P
     assert provider.register_connector(ctx, {"connectorProvisioningConfig": _provisioning(ctx, "roster")}) == {
         "connectorArn": connector_arn(ctx.region, ctx.account_id, "roster")}  # the label defaults to the function
 
+    missing: dict[str, Any]
     for missing in ({}, {"connectorProvisioningConfig": {}}, {"connectorProvisioningConfig": {"lambda": {}}}):
         with pytest.raises(Invalid, match="lambdaArn is required"):
             provider.register_connector(ctx, {"connectorLabel": "x", **missing})

@@ -5,7 +5,7 @@ source, paging it from a checkpoint and discarding it once read; in-process on S
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import orjson
@@ -98,6 +98,7 @@ def test_pushed_records_page_from_the_checkpoint_and_discard_the_batch_once_read
     assert source.connector_type == EVENT and source.entities() == [] and source.describe("any") == []
 
     pages = source.extract(ExtractRequest(entity="", page_size=2))
+    assert isinstance(pages, Generator)
     first = next(pages)
     assert (first.records, first.checkpoint) == (records[:2], 2)
     pages.close()  # a run that stops mid-batch: it stays, to be resumed

@@ -1,4 +1,4 @@
-"""How the command-line tests run `openprofiles`: in a subprocess (`run`) or in this process (`keys`)."""
+"""How the command-line tests run `openprofiles`: in a subprocess (`run`) or in this process (`command`, `keys`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from openprofiles.cli import main
 from tests.harness import cli_in_process
 
 
@@ -38,6 +40,12 @@ UNSET: dict[str, str | None] = {
     "OPENPROFILES_DATABASE_URL": None,
     "OPENPROFILES_MASTER_KEY": None,
 }
+
+
+def command(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Any:
+    """`openprofiles ARGS` in this process (`input` its stdin), without the caller's storage variables:
+    a `click.testing.Result`."""
+    return CliRunner().invoke(main, list(args), env={**UNSET, **(env or {})}, input=input, catch_exceptions=False)
 
 
 def keys(*args: str, env: dict[str, str | None] | None = None) -> Any:

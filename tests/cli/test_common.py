@@ -30,7 +30,6 @@ from openprofiles.settings import Settings
 from openprofiles.storage.database import Database, sqlite_url
 from tests.cli.invoke import keys, run
 from tests.conftest import database_url_for
-from tests.harness import cli as run_cli
 from tests.harness import free_port
 
 
@@ -153,8 +152,8 @@ def test_newer_schema_is_refused(backend: str, request: pytest.FixtureRequest, t
 
 
 def test_wrong_master_key_is_refused_at_start(tmp_path: Path) -> None:
-    run_cli("keys", "create", "--data-dir", str(tmp_path))
+    keys("create", "--data-dir", str(tmp_path))
     other = base64.b64encode(b"o" * 32).decode()
-    out = run_cli("keys", "list", "--data-dir", str(tmp_path), env={"OPENPROFILES_MASTER_KEY": other}, check=False)
-    assert out.returncode != 0
+    out = keys("list", "--data-dir", str(tmp_path), env={"OPENPROFILES_MASTER_KEY": other})
+    assert out.exit_code != 0
     assert "master key" in out.stderr and "Traceback" not in out.stderr

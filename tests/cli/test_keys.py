@@ -11,7 +11,6 @@ from openprofiles.app import build_runtime
 from openprofiles.services.access_keys import valid_account_id
 from openprofiles.settings import Settings
 from tests.cli.invoke import keys, run
-from tests.harness import cli as run_cli
 
 KEY_ID = re.compile(r"AKIA[A-Z2-7]{16}")
 
@@ -84,9 +83,9 @@ def test_secret_is_never_stored_in_plaintext(tmp_path: Path) -> None:
 
 def test_rotate_master_from_the_command_line(tmp_path: Path) -> None:
     """`keys rotate-master` re-wraps data keys; keys created before still sign requests after."""
-    created = json.loads(run_cli("keys", "create", "--json", "--data-dir", str(tmp_path)).stdout)
+    created = json.loads(keys("create", "--json", "--data-dir", str(tmp_path)).stdout)
     before = (tmp_path / "master.key").read_text().split()
-    out = run_cli("keys", "rotate-master", "--data-dir", str(tmp_path))
+    out = keys("rotate-master", "--data-dir", str(tmp_path))
     assert "Master key rotated" in out.stdout and "Re-wrapped 1 data keys" in out.stdout
     after = (tmp_path / "master.key").read_text().split()
     assert len(after) == 2 and after[1] == before[0]

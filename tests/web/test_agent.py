@@ -1,13 +1,24 @@
 """The agent pages in headless Chromium against a live server, on SQLite and PostgreSQL: finding a
 customer by a key name and value (normalised like SearchProfiles), results in pages, the whole
-customer (profile fields, objects of every type, history), and clear errors for bad input."""
+customer (profile fields, objects of every type, history), and clear errors for bad input; and
+web/agent.py's AgentPages in process over the real services."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import pytest
+
+from openprofiles import errors
+from openprofiles.app import build_runtime, create_app
+from openprofiles.context import RequestContext
+from openprofiles.settings import Settings
+from openprofiles.web.agent import AgentPages, HistoryEntry
 from tests.conftest import LiveServer
 from tests.web.conftest import sign_in
 
@@ -193,3 +204,75 @@ def test_a_type_with_many_objects_shows_its_oldest(page: Page, live: LiveServer,
     assert json.loads(tickets.locator("details[open] pre").inner_text())["ticket"] == "T-159"
     assert page.locator("section[data-object-type=crm] h3 small").inner_text() == "(1)"
     assert page.locator("table.history tbody tr").count() == 50
+
+
+# --- in process: AgentPages over the services, on SQLite and PostgreSQL --------------------------
+
+
+@pytest.fixture
+def agent(database_url: str, tmp_path: Path) -> Iterator[tuple[AgentPages, Any]]:
+    """AgentPages over a fresh runtime's services, and its Customer Profiles provider (for wire-name setup)."""
+    runtime = build_runtime(Settings(data_dir=tmp_path, database_url=database_url))
+    try:
+        provider = create_app(runtime).api.providers["customer-profiles"]
+        yield AgentPages(runtime.domains, runtime.object_types, runtime.search, runtime.profiles), provider
+    finally:
+        runtime.close()
+
+
+def _put(provider: Any, operation: str, **params: Any) -> Any:
+    return getattr(provider, operation)(_ctx(operation), params)
+
+
+def _ctx(operation: str) -> RequestContext:
+    return RequestContext("000000000000", "us-east-1", operation, "r", datetime.now(UTC))
+
+
+def _in_process_customers(provider: Any) -> None:
+    _put(provider, "create_domain", DomainName="d", DefaultExpirationDays=30)
+    _put(provider, "put_profile_object_type", DomainName="d", ObjectTypeName="crm", **CRM)
+    for person in (DANA, FOX):
+        _put(provider, "put_profile_object", DomainName="d", ObjectTypeName="crm", Object=json.dumps(person))
+
+
+def test_agent_search_in_process(agent: tuple[AgentPages, Any]) -> None:
+    pages, provider = agent
+    _in_process_customers(provider)
+    ctx = _ctx("Console")
+    idle = pages.search(ctx, "d", "_email", "", None)
+    assert not idle.searched and idle.rows == [] and {"_email", "crmId", "_phone"} <= set(idle.key_names)
+
+    found = pages.search(ctx, "d", "_email", "dana.scully@fbi.gov", None)
+    (row,) = found.rows
+    assert (row.name, row.email, row.account, row.found_by) == (
+        "Dana Scully <script>alert(1)</script>", "dana.scully@fbi.gov", "C-1", ["_email: dana.scully@fbi.gov"])
+    assert found.searched and found.error is None and found.next_after is None
+
+
+@pytest.mark.parametrize(("key", "value", "after", "words"), [
+    ("bad key!", "x", None, "The key name must be"),
+    ("_email", "x" * 256, None, "at most 255 characters"),
+    ("_email", "x", "not-a-profile-id", "That page of results does not exist"),
+])
+def test_agent_search_refuses_what_search_profiles_would(agent: tuple[AgentPages, Any], key: str, value: str,
+                                                         after: str | None, words: str) -> None:
+    pages, provider = agent
+    _put(provider, "create_domain", DomainName="d", DefaultExpirationDays=30)
+    page = pages.search(_ctx("Console"), "d", key, value, after)
+    assert not page.searched and page.error is not None and words in page.error
+
+
+def test_agent_profile_in_process(agent: tuple[AgentPages, Any]) -> None:
+    pages, provider = agent
+    _in_process_customers(provider)
+    ctx = _ctx("Console")
+    (row,) = pages.search(ctx, "d", "crmId", "C-1", None).rows
+    view = pages.profile(ctx, "d", row.profile_id)
+    assert view.name == "Dana Scully <script>alert(1)</script>"
+    assert ("Address.City", "Washington") in view.fields
+    (group,) = view.objects
+    assert group.object_type_name == "crm" and not group.more and '"id": "C-1"' in group.objects[0][1]
+    assert view.history and all(isinstance(entry, HistoryEntry) for entry in view.history)
+    assert {(entry.object_type_name, entry.action_type) for entry in view.history} >= {("crm", "INGESTED")}
+    with pytest.raises(errors.NotFound):
+        pages.profile(ctx, "nope", row.profile_id)

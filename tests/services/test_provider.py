@@ -3,6 +3,7 @@ class, and the tag operations every provider shares, in wire names."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -16,6 +17,7 @@ from openprofiles.services.provider import Provider, TagHandlers
 from openprofiles.services.tags import TagService
 from openprofiles.storage.database import Database
 from openprofiles.storage.store import Store, UnitOfWork
+from tests.conftest import BACKENDS, database_url_for
 
 CTX = RequestContext("000000000000", "us-east-1", "TagResource", "r1", datetime(2026, 1, 1, tzinfo=UTC))
 FLOW = "arn:aws:appflow:us-east-1:000000000000:flow/f1"
@@ -39,15 +41,20 @@ class Example(TagHandlers, Codes):
         self.tags = tags
 
 
-@pytest.fixture
-def provider(db: Database) -> Example:
+@pytest.fixture(scope="module", params=BACKENDS)
+def provider(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    """A provider whose only taggable resource is flow f1."""
+    url = database_url_for(str(request.param), request) or f"sqlite:///{tmp_path_factory.mktemp('provider') / 'db'}"
+    db = Database(url)
+    db.migrate()
     tags = TagService(Store(db))
 
     def flow_exists(uow: UnitOfWork, arn: Arn) -> bool:
         return arn.resource == "flow/f1"
 
     tags.register("appflow", "flow", flow_exists)
-    return Example(tags)
+    yield Example(tags)
+    db.dispose()
 
 
 def test_an_error_maps_by_its_nearest_mapped_class() -> None:

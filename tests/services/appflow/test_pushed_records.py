@@ -32,6 +32,9 @@ def _nested(levels: int) -> bytes:
     (b'{"id": 1}\n\n{"id": 2}\r\n  \n{"id": 3}', [{"id": 1}, {"id": 2}, {"id": 3}]),
     (b'{"id": 1}\n', [{"id": 1}]),
     (_nested(json_depth.MAX_DEPTH), [orjson.loads(_nested(json_depth.MAX_DEPTH))]),
+    # The limit is a record's own depth: in an array, or on a line, it may nest as deep as alone.
+    (b"[" + _nested(json_depth.MAX_DEPTH) + b"]", [orjson.loads(_nested(json_depth.MAX_DEPTH))]),
+    (b"{}\n" + _nested(json_depth.MAX_DEPTH), [{}, orjson.loads(_nested(json_depth.MAX_DEPTH))]),
 ])
 def test_parse_records_accepts_each_form(body: bytes, records: list[dict[str, Any]]) -> None:
     assert parse_records(body) == records

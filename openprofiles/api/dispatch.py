@@ -216,9 +216,9 @@ class ApiApp:
         scope = parse_authorization(next((v for k, v in request.headers if k == "authorization"), None))
         head.own = self.own_routes.match(request.raw_path)
         if head.own is not None:
-            found: ServiceSpec | None = head.own[0].service
-            head.service = head.own[0].service
-            self._check_own(head.own[0], request.method, scope)
+            route = head.own[0]
+            head.service = head.found = route.service
+            self._check_own(route, request.method, scope)
         else:
             found = self.router.by_signing_name.get(scope.service) if scope else None
             if scope is not None and found is None:
@@ -227,9 +227,9 @@ class ApiApp:
                 )
             if found is None:
                 found = self.router.service_for_path(request.method, request.raw_path)
-        if found is not None:
-            head.service = found
-        head.found = found
+            if found is not None:
+                head.service = found
+            head.found = found
         length = request.declared_length()
         if length is not None and length > MAX_BODY:
             raise self._too_large(head)
@@ -247,8 +247,8 @@ class ApiApp:
 
     @staticmethod
     def _too_large(head: Head) -> ApiError:
-        """A body over MAX_BODY: the service's validation error, 400 as AWS answers, 413 on an own
-        operation (plain HTTP)."""
+        """A body over MAX_BODY: the service's validation error, 400 on a modeled operation (as AWS
+        answers), 413 on an own operation."""
         error = ValidationFailed(too_large_message())
         if head.own is not None:
             error.status = 413

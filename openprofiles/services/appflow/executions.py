@@ -237,8 +237,8 @@ class FlowRunner:
         checkpoint = self._sealed_checkpoint(execution_id, destination, batch.checkpoint)
 
         def commit(uow: UnitOfWork, rejected: list[str | None]) -> None:
-            failures = sum(1 for r in rejected if r) + len(batch.dropped)
-            written = sum(len(b) for b, r in zip(blobs, rejected, strict=True) if not r)
+            failures = sum(1 for r in rejected if r is not None) + len(batch.dropped)
+            written = sum(len(b) for b, r in zip(blobs, rejected, strict=True) if r is None)
             if not uow.executions.progress(execution_id, self.worker_id, now, records=batch.read,
                                            bytes_in=batch.size, bytes_out=written, failures=failures,
                                            checkpoint=checkpoint):

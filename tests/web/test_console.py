@@ -186,15 +186,15 @@ def test_a_revoked_key_ends_its_sessions(page: Page, live: LiveServer) -> None:
 
 @SQLITE
 def test_a_post_from_another_site_is_refused(live: LiveServer) -> None:
-    client = httpx.Client(base_url=live.endpoint)
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/signin").text)
-    assert found
-    form = {"csrf": found.group(1), "access_key_id": live.creds.access_key_id,
-            "secret_access_key": live.creds.secret_access_key}
-    refused = client.post("/console/signin", data=form, headers={"Origin": "https://evil.example"})
-    assert refused.status_code == 403 and "set-cookie" not in refused.headers
-    accepted = client.post("/console/signin", data=form, headers={"Origin": live.endpoint})
-    assert accepted.status_code == 303 and "openprofiles_console=" in accepted.headers["set-cookie"]
+    with httpx.Client(base_url=live.endpoint) as client:
+        found = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/signin").text)
+        assert found
+        form = {"csrf": found.group(1), "access_key_id": live.creds.access_key_id,
+                "secret_access_key": live.creds.secret_access_key}
+        refused = client.post("/console/signin", data=form, headers={"Origin": "https://evil.example"})
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+        accepted = client.post("/console/signin", data=form, headers={"Origin": live.endpoint})
+        assert accepted.status_code == 303 and "openprofiles_console=" in accepted.headers["set-cookie"]
 
 
 def test_open_mode_needs_no_sign_in(page: Page, tmp_path: Path) -> None:

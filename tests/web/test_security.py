@@ -18,6 +18,15 @@ from tests.harness import Credentials, cli
 
 SESSION = "openprofiles_console"
 TOO_MANY = re.compile(r"Too many sign-in attempts; try again in (\d+) s\.")
+#: The clients the helpers below open, closed after each test (an unclosed socket is a ResourceWarning).
+_CLIENTS: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -43,6 +52,7 @@ def csrf_of(page: httpx.Response) -> str:
 def sign_in_form(endpoint: str) -> tuple[httpx.Client, str]:
     """A client holding the sign-in page's pre-session cookie, and the form's CSRF token."""
     client = httpx.Client(base_url=endpoint)
+    _CLIENTS.append(client)
     return client, csrf_of(client.get("/console/signin"))
 
 

@@ -150,11 +150,15 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if settings.database_url is None:
         private_dir(settings.data_dir)  # the SQLite database's directory: 0700, tightened if looser
     db = Database(settings.resolved_database_url)
-    db.migrate()
-    store = Store(db)
-    keyring = LocalKeyring.open(settings.data_dir, settings.master_key)
-    envelope = Envelope(keyring, DataKeyRepository(db), KmsKeyProvider(grants.aws, scope_account(store)))
-    envelope.index_key(SYSTEM_SCOPE)  # fails now, clearly, if this is not the database's master key
+    try:
+        db.migrate()
+        store = Store(db)
+        keyring = LocalKeyring.open(settings.data_dir, settings.master_key)
+        envelope = Envelope(keyring, DataKeyRepository(db), KmsKeyProvider(grants.aws, scope_account(store)))
+        envelope.index_key(SYSTEM_SCOPE)  # fails now, clearly, if this is not the database's master key
+    except BaseException:
+        db.dispose()  # a refused schema or master key leaves no open connection behind
+        raise
     tags = TagService(store)
     tags.register(
         "profile",

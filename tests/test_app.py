@@ -21,6 +21,7 @@ from openprofiles.app import Root, _every, build_runtime, create_app, grants_for
 from openprofiles.clock import FixedClock
 from openprofiles.crypto.keyring import KeyringError
 from openprofiles.settings import Settings, SettingsError
+from openprofiles.storage.database import Database
 from tests.conftest import database_url_for
 
 # -- grants_for
@@ -107,8 +108,18 @@ def test_build_runtime_migrates_and_wires(backend: str, request: pytest.FixtureR
     assert again.access_keys.lookup(key.access_key_id) is not None
     again.close()
     other = base64.b64encode(b"o" * 32).decode()
-    with pytest.raises(KeyringError):
-        build_runtime(Settings(data_dir=tmp_path / "data", database_url=url, master_key=other))
+    disposed: list[Database] = []
+    dispose = Database.dispose
+
+    def recorded(db: Database) -> None:
+        disposed.append(db)
+        dispose(db)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Database, "dispose", recorded)
+        with pytest.raises(KeyringError):
+            build_runtime(Settings(data_dir=tmp_path / "data", database_url=url, master_key=other))
+    assert len(disposed) == 1  # refused, it leaves no connection open
 
 
 def test_build_runtime_checks_grants_before_opening_anything(tmp_path: Path) -> None:

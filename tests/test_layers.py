@@ -146,7 +146,7 @@ def check(rows: Mapping[str, Row], modules: Mapping[str, Source]) -> list[str]:
             problems.append(f"{source.path}: {module} is in no row of the layer table")
             continue
         row = rows[layer]
-        for line, target in imports_in(module, source, set(modules)):
+        for line, target in sorted(set(imports_in(module, source, set(modules)))):  # once per line and module
             target_layer = layer_of(rows, target)
             where = f"{source.path}:{line}: {module} ({layer}) imports {target} ({target_layer or 'no row'})"
             if target_layer is None:
@@ -285,6 +285,11 @@ def test_an_unlisted_module_fails_and_so_does_importing_one() -> None:
         "openprofiles/low/b.py:1: openprofiles.low.b (low) imports openprofiles.stray (no row): the imported "
         "module is in no row of the layer table",
         "openprofiles/stray.py: openprofiles.stray is in no row of the layer table"]
+
+
+def test_one_message_per_imported_module_and_line() -> None:
+    tree = _tree(low__b="from openprofiles.mid.a import x, y\n", mid__a="")
+    assert len(check(parse_layers(TABLE), tree)) == 1
 
 
 def test_relative_imports_resolve_against_the_package() -> None:

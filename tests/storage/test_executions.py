@@ -4,7 +4,6 @@ once its lease has expired, and written (batches, final status) only by its curr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,16 +16,13 @@ LEASE = timedelta(seconds=30)
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    db = Database(database_url)
-    db.migrate()
+def store(db: Database) -> Store:
     store = Store(db)
     with store.write() as uow:
         flow = uow.flows.add("000000000000", "us-east-1", "f", definition={}, status="Active", client_token=None,
                              created_by=None, now=NOW)
         uow.executions.add(flow.id, "run-1", "OnDemand", NOW, None, None)
-    yield store
-    db.dispose()
+    return store
 
 
 def _claim(store: Store, worker: str, now: datetime) -> bool:

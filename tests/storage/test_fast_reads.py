@@ -41,7 +41,7 @@ def test_a_revocation_or_a_new_key_is_seen_by_the_next_read(db: Database) -> Non
     reader.close()
 
 
-def test_a_commit_by_another_process_is_seen_by_the_next_read(db: Database, database_url: str) -> None:
+def test_a_commit_by_another_process_is_seen_by_the_next_read(db: Database) -> None:
     store, reader = Store(db), FastReader(db)
     with store.write() as uow:
         uow.access_keys.add("AKIAFASTREAD0000003", "000000000000", b"sealed", NOW)
@@ -61,7 +61,7 @@ def test_a_commit_by_another_process_is_seen_by_the_next_read(db: Database, data
         "    uow.domains.update(found.id, datetime.now(UTC), default_expiration_days=20)\n"
         "db.dispose()\n"
     )
-    subprocess.run([sys.executable, "-c", script, database_url], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", script, db.url], check=True, timeout=60)
     assert _key(reader, "AKIAFASTREAD0000003") == ("000000000000", False, b"sealed")
     assert _domain_days(reader, "fast") == 20
     reader.close()

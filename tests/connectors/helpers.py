@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 from dataclasses import replace
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from openprofiles.connectors.base import Connector, ExtractRequest, Page
@@ -41,3 +43,22 @@ def peak_memory_of_extraction(connector: Connector, request: ExtractRequest) -> 
         return count, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def gone(*pid_files: Path, within: float = 5) -> bool:
+    """Whether the processes whose pids the files hold have all ended (within a few seconds)."""
+    pids = [int(f.read_text()) for f in pid_files]
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

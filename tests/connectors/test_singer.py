@@ -32,7 +32,7 @@ from openprofiles.connectors.grants import Grants
 from openprofiles.connectors.singer import SingerConnector
 from openprofiles.connectors.singer_process import SAFE_PATH, STDERR_EXCERPT
 from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
-from tests.connectors.helpers import assert_resumes, peak_memory_of_extraction, records
+from tests.connectors.helpers import alive, assert_resumes, gone, peak_memory_of_extraction, records
 from tests.harness import ROOT, Credentials, Server
 from tests.live_flows import (
     PEOPLE,
@@ -88,25 +88,6 @@ def executable(path: Path, script: str) -> Path:
 def write_tap(path: Path) -> Path:
     """The test tap as an executable on disk (a wrapper running it with this Python)."""
     return executable(path, f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "fakes" / "singer_tap.py"}" "$@"\n')
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
-def gone(*pid_files: Path, within: float = 5) -> bool:
-    """Whether the processes whose pids the files hold have all ended (within a few seconds)."""
-    pids = [int(f.read_text()) for f in pid_files]
-    deadline = time.monotonic() + within
-    while any(alive(pid) for pid in pids):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture

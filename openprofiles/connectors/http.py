@@ -33,6 +33,7 @@ import random
 import re
 import socket
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -306,6 +307,9 @@ class VendorApi:
             base_url=base_url.rstrip("/"), auth=auth, headers=dict(headers or {}), timeout=timeout,
             follow_redirects=True, max_redirects=MAX_REDIRECTS, transport=EgressTransport(policy), trust_env=False,
         )
+        # Connectors keep their client for their lifetime and have no close of their own: the pooled
+        # connections are closed when this object goes (else each socket is left to the collector).
+        weakref.finalize(self, self.client.close)
 
     def close(self) -> None:
         self.client.close()

@@ -236,8 +236,8 @@ class SqlConnector(Connector):
             if start is not None:
                 columns = [source.selectable.c[name] for name in order]
                 statement = statement.where(position_at_or_after(columns, [decode(v) for v in start[0]]))
-            rows = connection.execution_options(yield_per=max(1, request.page_size)).execute(statement)
-            yield from _pages(rows, outputs, order, incremental, start, request.page_size, source.name)
+            with connection.execution_options(yield_per=max(1, request.page_size)).execute(statement) as rows:
+                yield from _pages(rows, outputs, order, incremental, start, request.page_size, source.name)
 
     def _statement(self, source: Source, request: ExtractRequest, incremental: Any,
                    dialect: str) -> tuple[sa.Select[Any], list[str], list[str]]:

@@ -22,11 +22,17 @@
    bold code (`**`storage/`**`), or a section under a heading whose text begins with the package
    path in code (`### `storage/``), down to the next heading of the same or a higher level.
    Patterns (`handlers_*.py`) name nothing.
+4. Every file and module that README.md and docs/**/*.md name exists: in an inline code span or a fenced
+   code block, a path ending in `.py` with a `/` is the end of an existing path of the repository
+   (`tests/web/test_console.py`, `customer_profiles/integrations.py`), a bare `name.py` the name of
+   a file under openprofiles/, tests/, benchmarks/ or scripts/, and a dotted `openprofiles.X.…` whose
+   `X` is a module or package of openprofiles imports (its longest module prefix, then attributes).
 Each checker is proven by synthetic docs that must fail.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 from collections.abc import Iterator
@@ -344,3 +350,87 @@ def test_module_naming_rule_fails_on_synthetic_docs() -> None:
     assert "storage/bulk.py" not in named_modules(doc, known)
     assert "errors.py" not in named_modules(doc, known)
     assert named_modules("`openprofiles/storage/bulk.py` and `errors.py`", known) == {"storage/bulk.py", "errors.py"}
+
+
+_PY_PATH = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.py)(?![\w/-])")
+_DOTTED = re.compile(r"(?<![\w.])openprofiles(?:\.\w+)+")
+_SOURCE_DIRS = ("openprofiles", "tests", "benchmarks", "scripts")
+
+
+def _code(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, code) for each inline code span and each line of a fenced code block."""
+    fenced = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif fenced:
+            yield number, line
+        else:
+            yield from ((number, span) for span in _INLINE.findall(line))
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for end in range(len(parts), 1, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:end]))
+        except ImportError:
+            continue
+        for name in parts[end:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def dangling_names(text: str, files: set[str]) -> list[str]:
+    """The paths, file names and dotted module names in a document's code that name nothing in `files`
+    (paths relative to the repository), as `line: name`."""
+    names = {Path(file).name for file in files if file.startswith(_SOURCE_DIRS)}
+    paths = files | {str(Path(file).parent) for file in files}
+    packages = {Path(file).parts[1].removesuffix(".py") for file in files if file.startswith("openprofiles/")}
+    problems = []
+    for number, code in _code(text):
+        for path in _PY_PATH.findall(code):
+            found = path in names if "/" not in path else any(p == path or p.endswith("/" + path) for p in paths)
+            if not found:
+                problems.append(f"{number}: {path}")
+        for dotted in _DOTTED.findall(code):
+            if dotted.split(".")[1] in packages and not _resolves(dotted):
+                problems.append(f"{number}: {dotted}")
+    return problems
+
+
+def _repository_files() -> set[str]:
+    return {
+        path.relative_to(ROOT).as_posix()
+        for directory in _SOURCE_DIRS
+        for path in (ROOT / directory).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: str(doc.relative_to(ROOT)))
+def test_files_and_modules_named_in_docs_exist(doc: Path) -> None:
+    dangling = dangling_names(doc.read_text(), _repository_files())
+    assert not dangling, f"{doc.relative_to(ROOT)} names what does not exist:\n" + "\n".join(dangling)
+
+
+def test_dangling_names_fail_on_synthetic_docs() -> None:
+    files = {"openprofiles/scheduler/grammar.py", "openprofiles/services/customer_profiles/integrations.py",
+             "tests/web/test_console.py", "openprofiles/connectors/base.py"}
+    doc = "\n".join(
+        [
+            "`scheduler/grammar.py`, `customer_profiles/integrations.py`, `tests/web/test_console.py`, `grammar.py`",
+            "`scheduler/scheduler.py` and `tasks.py`; `ar/grammar.py` is no path's end",
+            "```python",
+            "from openprofiles.connectors.base import Connector  # openprofiles.connectors.base.Connector",
+            "import openprofiles.connectors.nothing_here",
+            "```",
+            "`openprofiles.db` is a file name; api/events.py in prose is not looked at",
+        ]
+    )
+    assert dangling_names(doc, files) == [
+        "2: scheduler/scheduler.py", "2: tasks.py", "2: ar/grammar.py", "5: openprofiles.connectors.nothing_here"
+    ]

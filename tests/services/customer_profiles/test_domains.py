@@ -1,15 +1,24 @@
-"""Domains through boto3 against the live server, on SQLite and PostgreSQL."""
+"""customer_profiles/domains.py: domains through boto3 against the live server, and DomainService in
+process (the AWS resources a domain may name, the tag resolver, key errors), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, live_server
+from openprofiles.app import Runtime, build_runtime
+from openprofiles.context import RequestContext
+from openprofiles.crypto.keyring import KeyringError
+from openprofiles.crypto.kms import KmsKeyError
+from openprofiles.errors import Invalid, NotFound
+from openprofiles.services.arns import parse_arn
+from openprofiles.services.customer_profiles.domains import DomainChanges, domain_exists, key_unusable
+from openprofiles.settings import Settings
+from tests.conftest import BACKENDS, FAKE_VENDOR_HOSTS, LiveServer, database_url_for, live_server
 
 #: The operator lets the tests' account send dead letters to its own account's queues.
 QUEUES = ("--aws-resource", "000000000000=arn:aws:sqs:us-east-1:000000000000:*")
@@ -172,3 +181,68 @@ def test_update_domain_respects_the_tag_limit(cp: Any, unique: str) -> None:
         cp.update_domain(DomainName=unique, Tags={f"b{i}": "y" for i in range(30)})
     assert "50" in error.value.response["Error"]["Message"]
     assert len(cp.get_domain(DomainName=unique)["Tags"]) == 30
+
+
+# DomainService in process.
+
+CTX = RequestContext("000000000000", "us-east-1", "CreateDomain", "r", datetime(2026, 1, 1, tzinfo=UTC))
+KMS_KEY = "arn:aws:kms:us-east-1:000000000000:key/0a1b2c3d"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """A runtime whose operator granted the tests' account no AWS resource."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("domain-service"),
+                        database_url=database_url_for(str(request.param), request))
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
+
+
+def _create(rt: Runtime, name: str, **members: Any) -> None:
+    rt.domains.create(CTX, name, default_expiration_days=members.get("days", 5),
+                      default_encryption_key=members.get("key"), dead_letter_queue_url=members.get("queue"),
+                      settings={}, tags={})
+
+
+def test_aws_resources_the_operator_did_not_grant_are_refused(runtime: Runtime, unique: str) -> None:
+    with pytest.raises(Invalid, match=f"DefaultEncryptionKey {KMS_KEY} cannot be used: .*--aws-resource"):
+        _create(runtime, unique, key=KMS_KEY)
+    queue = "https://sqs.us-east-1.amazonaws.com/000000000000/dlq"
+    with pytest.raises(Invalid, match=f"DeadLetterQueueUrl {queue} cannot be used"):
+        _create(runtime, unique, queue=queue)
+    with pytest.raises(NotFound):  # nothing was created
+        runtime.domains.record(CTX, unique)
+    _create(runtime, unique, key="a note, not a KMS key")  # free text: the local keyring wraps the data key
+    with pytest.raises(Invalid, match="DefaultEncryptionKey"):
+        runtime.domains.update(CTX, unique, DomainChanges(default_encryption_key=KMS_KEY))
+    assert runtime.domains.record(CTX, unique).default_encryption_key == "a note, not a KMS key"
+
+
+def test_the_tag_resolver_names_only_existing_domains(runtime: Runtime, unique: str) -> None:
+    _create(runtime, unique)
+    with runtime.store.read() as uow:
+        for text, exists in ((f"arn:aws:profile:us-east-1:000000000000:domains/{unique}", True),
+                             (f"arn:aws:profile:us-east-1:111111111111:domains/{unique}", False),
+                             (f"arn:aws:profile:eu-west-1:000000000000:domains/{unique}", False),
+                             ("arn:aws:profile:us-east-1:000000000000:domains/none", False),
+                             (f"arn:aws:profile:us-east-1:000000000000:domains/{unique}/object-types/x", False)):
+            arn = parse_arn(text)
+            assert arn is not None and domain_exists(uow, arn) is exists, text
+
+
+def test_list_after_a_name(runtime: Runtime) -> None:
+    ctx = RequestContext("222233334444", "us-east-1", "ListDomains", "r", CTX.now)
+    for name in ("b", "a", "c"):
+        runtime.domains.create(ctx, name, default_expiration_days=5, default_encryption_key=None,
+                               dead_letter_queue_url=None, settings={}, tags={"n": name})
+    assert [(d.name, d.tags) for d in runtime.domains.list(ctx, "a", 10)] == [("b", {"n": "b"}), ("c", {"n": "c"})]
+    assert [d.name for d in runtime.domains.list(ctx, None, 1)] == ["a"]
+
+
+def test_key_errors_name_the_member_and_say_why() -> None:
+    kms = KmsKeyError(KMS_KEY, "long message", "AccessDeniedException: no grant")
+    assert key_unusable("EncryptionKey", KMS_KEY, kms).message == (
+        f"EncryptionKey {KMS_KEY} cannot be used: AccessDeniedException: no grant")
+    assert key_unusable("DefaultEncryptionKey", "k", KeyringError("wrong master key")).message == (
+        "DefaultEncryptionKey k cannot be used: wrong master key")

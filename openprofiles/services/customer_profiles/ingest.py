@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -48,7 +49,8 @@ from openprofiles.storage.store import Store, UnitOfWork
 
 MAX_OBJECT_CHARS = 256_000
 DEAD_LETTER_AAD = b"dead-letter"
-_ENUMS = {"Gender": ("MALE", "FEMALE", "UNSPECIFIED"), "PartyType": ("INDIVIDUAL", "BUSINESS", "OTHER")}
+#: The enum profile fields and their values (a value outside them goes to `<field>String`).
+_ENUMS = MappingProxyType({"Gender": ("MALE", "FEMALE", "UNSPECIFIED"), "PartyType": ("INDIVIDUAL", "BUSINESS", "OTHER")})
 
 
 @dataclass(frozen=True)

@@ -268,12 +268,12 @@ def test_a_run_that_lost_its_integration_ends_in_error_before_reading(runtime: R
     _, execution_id = runtime.runner.start(ctx, "f")
     assert execution_id is not None
     runtime.integrations.delete(ctx, "d", arn)
-    runner = build_runtime(runtime.settings).runner
+    other = build_runtime(runtime.settings)  # another process, taking the run over
     try:
-        assert runner.resume_interrupted() == 1
-        outcome = runner.wait(execution_id, timeout=60)
+        assert other.runner.slots.take_over() == 1  # now only: no takeover left running on its timer
+        outcome = other.runner.wait(execution_id, timeout=60)
     finally:
-        runner.close()
+        other.close()
     assert outcome is not None and outcome.status == "Error" and "cannot run" in (outcome.message or "")
 
 

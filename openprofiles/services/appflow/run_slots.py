@@ -158,6 +158,10 @@ class RunSlots:
             runs = list(self._runs.values())
         for run in runs:
             run.done.wait(max(0.0, deadline - time.monotonic()))
+        # The upkeep thread may be inside a transaction: it ends before the caller disposes the database.
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(max(0.0, deadline - time.monotonic()))
 
     # The threads.
 

@@ -148,10 +148,10 @@ def test_idle_connections_do_not_delay_requests_and_are_closed(server: tuple[Ser
         assert "Items" in srv.client("customer-profiles", creds).list_domains()
         assert time.monotonic() - started < 1.0
         # A connection that made a request and then idles is closed too.
-        used = _connect(srv)
-        used.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
-        assert _response(used)[0] == 200
-        closed = _wait_closed([*idle, used], KEEP_ALIVE + SLACK)
+        with _connect(srv) as used:
+            used.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
+            assert _response(used)[0] == 200
+            closed = _wait_closed([*idle, used], KEEP_ALIVE + SLACK)
         assert len(closed) == 201, f"{201 - len(closed)} connections still open"
         assert min(when for when, _ in closed.values()) > KEEP_ALIVE / 2
         assert all(data == b"" for _, data in closed.values())  # idle: closed without a word

@@ -26,5 +26,5 @@ def main(ctx: click.Context) -> None:
         ctx.exit(serve.main(args=[], prog_name="openprofiles serve", standalone_mode=False) or 0)
 
 
-for command in (serve, worker, expire, keys, dead_letters, flows, integrations, workflows):
-    main.add_command(command)
+for _command in (serve, worker, expire, keys, dead_letters, flows, integrations, workflows):
+    main.add_command(_command)

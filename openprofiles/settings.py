@@ -18,10 +18,12 @@ class SettingsError(ValueError):
 def pairs(setting: str, values: tuple[str, ...]) -> dict[str, str]:
     """`NAME=VALUE` entries of a repeatable setting as a dict; SettingsError names a malformed one."""
     out: dict[str, str] = {}
-    for value in values:
+    for number, value in enumerate(values, 1):
         name, sep, rest = value.partition("=")
         if not sep or not name.strip() or not rest.strip():
-            raise SettingsError(f"{setting}: {value.split('=')[0]!r}... is not NAME=VALUE")
+            # The value is never echoed: a URL given without its NAME= may carry a password.
+            named = f" ({name.strip()!r})" if sep and name.strip() else ""
+            raise SettingsError(f"{setting}: entry {number}{named} is not NAME=VALUE")
         out[name.strip()] = rest.strip()
     return out
 

@@ -58,10 +58,10 @@ def test_grants_from_settings(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("setting", "value", "message"), [
     ("singer_taps", ("tap=bin/tap",), "--singer-tap tap: bin/tap is not an absolute path"),
-    ("singer_taps", ("tap",), "--singer-tap: 'tap'... is not NAME=VALUE"),
-    ("sql_connections", ("crm",), "--sql-connection: 'crm'... is not NAME=VALUE"),
-    ("aws_resources", ("111111111111",), "--aws-resource: '111111111111'... is not NAME=VALUE"),
-    ("aws_roles", ("=arn",), "--aws-role: ''... is not NAME=VALUE"),
+    ("singer_taps", ("tap",), "--singer-tap: entry 1 is not NAME=VALUE"),
+    ("sql_connections", ("crm",), "--sql-connection: entry 1 is not NAME=VALUE"),
+    ("aws_resources", ("111111111111",), "--aws-resource: entry 1 is not NAME=VALUE"),
+    ("aws_roles", ("=arn",), "--aws-role: entry 1 is not NAME=VALUE"),
     ("connector_hosts", ("bad host!",), "--allow-connector-host 'bad host!': not a host name, address or CIDR"),
 ])
 def test_malformed_grants_are_refused(tmp_path: Path, setting: str, value: tuple[str, ...], message: str) -> None:

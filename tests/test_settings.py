@@ -44,7 +44,10 @@ def test_pairs_name_the_setting_and_not_the_value(bad: str) -> None:
     assert str(error.value).startswith("--sql-connection: ") and "is not NAME=VALUE" in str(error.value)
     with pytest.raises(SettingsError) as secret:
         pairs("--sql-connection", ("crm=  ", "x=hunter2"))
-    assert str(secret.value) == "--sql-connection: 'crm'... is not NAME=VALUE"  # what follows '=' is not shown
+    assert str(secret.value) == "--sql-connection: entry 1 ('crm') is not NAME=VALUE"  # what follows '=' is not shown
+    with pytest.raises(SettingsError) as url:
+        pairs("--sql-connection", ("postgresql://u:hunter2@db/crm",))
+    assert str(url.value) == "--sql-connection: entry 1 is not NAME=VALUE"  # a URL without NAME= is not echoed
 
 
 @pytest.mark.parametrize(("host", "loopback"), [

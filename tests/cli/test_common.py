@@ -118,7 +118,7 @@ def test_a_bad_setting_is_a_message_not_a_traceback(tmp_path: Path) -> None:
         open_runtime(Settings(data_dir=tmp_path, singer_taps=("tap=relative",)))
     result = CliRunner().invoke(main, ["dead-letters", "flush", "--data-dir", str(tmp_path), "--aws-role", "nope"],
                                 env={"OPENPROFILES_DATABASE_URL": None, "OPENPROFILES_MASTER_KEY": None})
-    assert result.exit_code == 1 and "--aws-role: 'nope'... is not NAME=VALUE" in result.stderr
+    assert result.exit_code == 1 and "--aws-role: entry 1 is not NAME=VALUE" in result.stderr
 
 
 def test_tables_are_wide_when_piped(capsys: pytest.CaptureFixture[str]) -> None:

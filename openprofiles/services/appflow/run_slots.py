@@ -71,6 +71,9 @@ class ActiveRun:
     last_progress: float = field(default_factory=time.monotonic)
     done: threading.Event = field(default_factory=threading.Event)
     outcome: RunOutcome | None = None
+    #: Set once this process holds the run's lease; until then its slot is only reserved (`submit`),
+    #: and the upkeep leaves it alone: there is no lease yet to renew or lose.
+    claimed: bool = False
     #: Set once the run is no longer this process's (lease lost, or ended for no progress).
     dropped: bool = False
 
@@ -111,11 +114,13 @@ class RunSlots:
             with self.store.write() as uow:
                 claimed = uow.executions.claim(execution_id, self.worker_id, self.clock.now(), self._expired_before())
         except BaseException:
-            self._forget(run)
+            self._unreserve(run)
             raise
         if not claimed:
-            self._forget(run)
+            self._unreserve(run)
             return False
+        with self._lock:
+            run.claimed = True
         log.info("flow execution %s: running on %s", execution_id, self.worker_id)
         self._start_timer()
         threading.Thread(target=self._thread, args=(run,), name=f"flow-run-{execution_id[:8]}", daemon=True).start()
@@ -140,14 +145,14 @@ class RunSlots:
     # Waiting and stopping.
 
     def wait(self, execution_id: str, timeout: float | None = None) -> RunOutcome | None:
-        """The outcome of a run this process executes or executed lately (None if not one of them,
-        or it ended without one: handed back or taken from it)."""
+        """The outcome of a run this process executes or executed lately, once it ended (None if not
+        one of them, not ended within `timeout`, or ended without one: handed back, taken from it,
+        its end not recorded)."""
         with self._lock:
             run = self._runs.get(execution_id) or self._ended.get(execution_id)
         if run is None:
             return None
-        run.done.wait(timeout)
-        return run.outcome
+        return run.outcome if run.done.wait(timeout) else None
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop claiming; running runs stop at their next page and hand their leases back."""
@@ -171,9 +176,11 @@ class RunSlots:
         except Exception:
             # The run keeps its lease until it expires, then is taken over and resumed.
             log.exception("flow execution %s: could not record its end", run.execution_id)
+            run.outcome = None  # not recorded: `wait` answers none
         finally:
-            self._forget(run)
-            with self._lock:
+            with self._lock:  # in one step, so that `wait` finds the run in either
+                if self._runs.get(run.execution_id) is run:
+                    del self._runs[run.execution_id]
                 self._ended[run.execution_id] = run
                 while len(self._ended) > _REMEMBERED:
                     self._ended.popitem(last=False)
@@ -184,6 +191,11 @@ class RunSlots:
         with self._lock:
             if self._runs.get(run.execution_id) is run:
                 del self._runs[run.execution_id]
+
+    def _unreserve(self, run: ActiveRun) -> None:
+        """Give up a slot reserved for a run that was not claimed; whoever waits for it stops waiting."""
+        self._forget(run)
+        run.done.set()
 
     def _start_timer(self) -> None:
         with self._lock:
@@ -203,9 +215,10 @@ class RunSlots:
                 log.exception("flow run upkeep failed; retrying at the next tick")
 
     def tick(self) -> None:
-        """End stuck runs, renew the leases of the others, and take over runs nobody holds."""
+        """End stuck runs, renew the leases of the others, and take over runs nobody holds. A slot
+        reserved by `submit` for a run not claimed yet is not a run of this process's yet: left alone."""
         with self._lock:
-            runs = list(self._runs.values())
+            runs = [run for run in self._runs.values() if run.claimed]
         now = time.monotonic()
         stuck = [run for run in runs if now - run.last_progress > self.settings.stuck_timeout]
         for run in stuck:

@@ -397,6 +397,45 @@ def test_tick_renews_the_leases_and_drops_a_run_whose_lease_was_taken(
     assert stand_in.ended_stuck == []
 
 
+class _TickingFirst:
+    """`RunSlots.store` for a test: the upkeep (`tick`) runs before the first transaction asked of it,
+    as the timer may between `submit` reserving a slot and claiming the run in that transaction."""
+
+    def __init__(self, store: Store, slots: RunSlots) -> None:
+        self.store = store
+        self.slots = slots
+        self.ticked = False
+
+    def write(self) -> Any:
+        if not self.ticked:
+            self.ticked = True
+            self.slots.tick()
+        return self.store.write()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_tick_leaves_alone_a_run_whose_slot_is_reserved_but_not_claimed_yet(
+        store: Store, slots_for: Callable[..., tuple[RunSlots, StandIn, FixedClock]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    slots, stand_in, clock = slots_for(concurrency=1)
+    execution_id, other = _runs(store, 2)
+    ticking = _TickingFirst(store, slots)
+    monkeypatch.setattr(slots, "store", ticking)
+    assert slots.submit(execution_id)
+    assert ticking.ticked
+    stand_in.wait_started(execution_id)
+    # Not taken for a lost lease: it keeps its slot, and its lease is renewed.
+    assert not slots.submit(other)
+    clock.advance(timedelta(seconds=5))
+    slots.tick()
+    row = _row(store, execution_id)
+    assert (row.worker, row.heartbeat_at) == (slots.worker_id, START + timedelta(seconds=5))
+    stand_in.gate(execution_id).set()
+    assert slots.wait(execution_id, timeout=10) == RunOutcome("Successful", None)
+
+
 def test_tick_ends_a_run_without_progress_and_frees_its_slot(
         store: Store, slots_for: Callable[..., tuple[RunSlots, StandIn, FixedClock]]) -> None:
     slots, stand_in, _ = slots_for(concurrency=1, stuck_timeout=60)
@@ -420,6 +459,54 @@ def test_the_timer_ends_a_stuck_run_on_its_own(
     assert slots.submit(stuck)
     assert stand_in.stuck.wait(10)
     assert [run.execution_id for run in stand_in.ended_stuck] == [stuck]
+
+
+class _PausingLock:
+    """`RunSlots._lock` for a test: the thread named `pausing` stops the first time it lets go of the
+    lock, until `resume` is set; `let_go(name)` is set once the thread `name` has let go of it."""
+
+    def __init__(self, pausing: str) -> None:
+        self.lock = threading.Lock()
+        self.pausing = pausing
+        self.paused = threading.Event()
+        self.resume = threading.Event()
+        self.released: dict[str, threading.Event] = {}
+
+    def let_go(self, name: str) -> threading.Event:
+        return self.released.setdefault(name, threading.Event())
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+        name = threading.current_thread().name
+        self.let_go(name).set()
+        if name == self.pausing and not self.paused.is_set():
+            self.paused.set()
+            self.resume.wait(10)
+
+
+def test_wait_answers_the_outcome_of_a_run_that_is_giving_its_slot_up(
+        store: Store, slots_for: Callable[..., tuple[RunSlots, StandIn, FixedClock]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    slots, stand_in, _ = slots_for()
+    (execution_id,) = _runs(store, 1)
+    lock = _PausingLock(f"flow-run-{execution_id[:8]}")
+    monkeypatch.setattr(slots, "_lock", lock)
+    stand_in.gate(execution_id).set()
+    assert slots.submit(execution_id)
+    answers: list[RunOutcome | None] = []
+    try:
+        assert lock.paused.wait(10)  # the run has ended; its thread let go of the lock once, and stopped there
+        waiter = threading.Thread(target=lambda: answers.append(slots.wait(execution_id, timeout=10)), name="waiter")
+        waiter.start()
+        assert lock.let_go("waiter").wait(10)  # it has looked the run up
+        assert slots.wait(execution_id, timeout=0) is None  # not ended yet within no time at all
+    finally:
+        lock.resume.set()
+    waiter.join(10)
+    assert answers == [RunOutcome("Successful", None)]
 
 
 def test_a_run_that_fails_to_record_its_end_frees_its_slot(

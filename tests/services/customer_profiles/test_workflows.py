@@ -24,7 +24,6 @@ from openprofiles.services.appflow.flows import flow_arn
 from openprofiles.services.customer_profiles.flow_definitions import create_flow_request
 from openprofiles.services.customer_profiles.integrations import integration_arn
 from openprofiles.services.customer_profiles.workflows import (
-    RUN_ACTIVE,
     WORKFLOW_TYPE,
     Workflow,
     WorkflowRequest,
@@ -99,28 +98,10 @@ def _in_order(workflow: Workflow) -> None:
         assert set(statuses[running + 1:]) <= {"NOT_STARTED"}, statuses
 
 
-def _wait_for_run(runtime: Runtime, execution_id: str) -> None:
-    """Until the run has ended, working around two races in run_slots.py: `wait` answers None for a
-    moment after a run ends (its end is stored by then), and the lease tick drops a run submitted
-    but not yet claimed, which then stops at once without an end (handed back and run again here,
-    as a take-over would once its lease expired)."""
-    for _ in range(3):
-        if runtime.runner.wait(execution_id, timeout=30) is not None:
-            return
-        with runtime.store.write() as uow:
-            execution = uow.executions.get(execution_id)
-            assert execution is not None
-            if execution.status not in RUN_ACTIVE:
-                return
-            assert uow.executions.release(execution_id, runtime.runner.worker_id), execution
-        assert runtime.runner.submit(execution_id)
-    raise AssertionError(f"flow execution {execution_id} did not end")
-
-
 def _wait_for_runs(runtime: Runtime, workflow: Workflow) -> None:
     for step in workflow.steps:
         if step.execution_id:
-            _wait_for_run(runtime, step.execution_id)
+            assert runtime.runner.wait(step.execution_id, timeout=30) is not None
 
 
 def _drive(runtime: Runtime, ctx: RequestContext, workflow_id: str) -> Workflow:
@@ -365,7 +346,7 @@ def test_advance_waits_for_a_run_in_progress_and_tick_takes_a_workflow_over(runt
     assert [s.status for s in before.steps] == ["IN_PROGRESS", "NOT_STARTED"]
 
     assert runtime.runner.submit(execution_id)  # the run is taken over here
-    _wait_for_run(runtime, execution_id)
+    assert runtime.runner.wait(execution_id, timeout=30) is not None
     runtime.workflows.tick()
     moved = runtime.workflows.get(ctx, "d", workflow_id)
     assert [(s.status, s.records_processed) for s in moved.steps[:1]] == [("COMPLETE", 2)]
@@ -446,7 +427,7 @@ def test_deleting_a_running_workflow_cancels_it_and_removes_it_once_its_run_stop
     assert _record(runtime, workflow_id) is not None  # its run has not stopped yet
 
     assert runtime.runner.submit(execution_id)
-    _wait_for_run(runtime, execution_id)
+    assert runtime.runner.wait(execution_id, timeout=30) is not None
     runtime.workflows.advance(workflow_id)
     assert _record(runtime, workflow_id) is None
     assert _flow(runtime, ctx) is None

@@ -9,8 +9,11 @@ broken rule as Invalid (BadRequestException) naming the FlowDefinition member.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from functools import cache
 from typing import Any
+
+import botocore.session
 
 from openprofiles.context import RequestContext
 from openprofiles.errors import Invalid, NotFound
@@ -18,8 +21,9 @@ from openprofiles.services.appflow.flows import DESTINATION, FlowService, defini
 
 #: Members whose own keys are names (connector types, operator property keys), kept as they are.
 _NAMED_KEYS = frozenset({"SourceConnectorProperties", "ConnectorOperator", "TaskProperties", "TriggerProperties"})
-#: AppFlow member paths in FlowService and task messages ("tasks.3.taskProperties.VALUE").
-_PATH = re.compile(r"\b(flowName|description|kmsArn|sourceFlowConfig|tasks|triggerConfig)((?:\.\w+)*)")
+#: In an AppFlow message: a value (quoted text, a field named in a format: "${tasks}"), or a name or
+#: dotted path ("tasks.3.taskProperties.VALUE") that is not part of a longer value ("my-tasks", "a/tasks").
+_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|\$\{[^}]*\}|(?<![\w.\-/!@#+=])[A-Za-z_]\w*(?:\.\w+)*(?![\w\-/!@#+=])""")
 
 
 def _camel(name: str) -> str:
@@ -53,9 +57,58 @@ def create_flow_request(flow_definition: Mapping[str, Any], domain_name: str, ob
     return request
 
 
-def flow_definition_message(message: str, member: str = "FlowDefinition") -> str:
-    """An AppFlow validation message with its member paths as paths below `member`."""
-    return _PATH.sub(lambda m: member + "." + ".".join(_pascal(p) for p in m.group(0).split(".")), message)
+@cache
+def _member_names() -> tuple[frozenset[str], frozenset[str]]:
+    """AppFlow's names of FlowDefinition's members (botocore's model): at its root, and below it
+    (not the names `_NAMED_KEYS` members use as keys: "S3", "Scheduled")."""
+    root = botocore.session.get_session().get_service_model("customer-profiles").shape_for("FlowDefinition")
+    below: set[str] = set()
+    shapes = list(root.members.items())
+    while shapes:
+        name, shape = shapes.pop()
+        if shape.type_name == "structure":
+            if name not in _NAMED_KEYS:
+                below.update(map(_camel, shape.members))
+            shapes.extend(shape.members.items())
+        elif shape.type_name == "list":
+            shapes.append((name, shape.member))
+        elif shape.type_name == "map":
+            shapes.append((name, shape.value))
+    return frozenset(map(_camel, root.members)), frozenset(below)
+
+
+def _values(value: Any, named: bool = False) -> set[str]:
+    """The text values of a CreateFlow request, and the names it uses as keys (connector types, task
+    property keys)."""
+    if isinstance(value, Mapping):
+        keys = {str(key) for key in value} if named else set()
+        return keys.union(*(_values(item, _pascal(str(key)) in _NAMED_KEYS) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return set().union(*(_values(item) for item in value))
+    return {value} if isinstance(value, str) else set()
+
+
+def flow_definition_message(message: str, member: str = "FlowDefinition", values: Collection[str] = ()) -> str:
+    """An AppFlow validation message naming FlowDefinition members: a member path from FlowDefinition's
+    root ("tasks.2.sourceFields.1", "kmsArn") becomes that path below `member`, a path or camelCase name
+    of a member below the root ("scheduleEndTime") its FlowDefinition name. Values stay as they are:
+    quoted text, `values` (those of the request checked), and the names a path uses as keys
+    ("taskProperties.VALUE"). Single words below the root ("timezone", "object") are taken for prose."""
+    roots, below = _member_names()
+
+    def renamed(match: re.Match[str]) -> str:
+        token = match.group(0)
+        head, *rest = token.split(".")
+        named = head in roots or (head in below and (bool(rest) or head != head.lower()))
+        if token[0] in "'\"$" or token in values or not named:
+            return token
+        path, keep = [], False
+        for segment in (head, *rest):
+            path.append(segment if keep or segment.isdigit() else _pascal(segment))
+            keep = _pascal(segment) in _NAMED_KEYS
+        return ".".join([member, *path] if head in roots else path)
+
+    return _TOKEN.sub(renamed, message)
 
 
 def checked(flows: FlowService, ctx: RequestContext, request: Mapping[str, Any],
@@ -66,5 +119,5 @@ def checked(flows: FlowService, ctx: RequestContext, request: Mapping[str, Any],
     try:
         flows.check(ctx, definition)
     except (Invalid, NotFound) as error:
-        raise Invalid(flow_definition_message(error.message, member)) from None
+        raise Invalid(flow_definition_message(error.message, member, _values(request))) from None
     return definition

@@ -135,15 +135,31 @@ def test_every_member_of_the_model_becomes_a_createflow_member_with_its_value() 
     ("tasks.3.taskProperties.VALUE must be a non-empty string",
      "FlowDefinition.Tasks.3.TaskProperties.VALUE must be a non-empty string"),
     ("sourceFlowConfig.connectorProfileName is required for the source connectorType Salesforce",
-     "FlowDefinition.SourceFlowConfig.ConnectorProfileName is required for the source connectorType Salesforce"),
+     "FlowDefinition.SourceFlowConfig.ConnectorProfileName is required for the source ConnectorType Salesforce"),
     ("Connector profile p (sourceFlowConfig.connectorProfileName) does not exist",
      "Connector profile p (FlowDefinition.SourceFlowConfig.ConnectorProfileName) does not exist"),
     ("flowName, kmsArn and description", "FlowDefinition.FlowName, FlowDefinition.KmsArn and FlowDefinition.Description"),
     ("triggerConfig.triggerProperties.Scheduled is required",
      "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled is required"),
-    # Not FlowDefinition members, or not at a word's start: as they are.
+    # A member below the root, named anywhere: its FlowDefinition name.
+    ("triggerConfig.triggerProperties.Scheduled.scheduleStartTime (1) must be before scheduleEndTime (2)",
+     "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled.ScheduleStartTime (1) must be before ScheduleEndTime (2)"),
+    ("tasks.1.taskProperties.CONCAT_FORMAT names ${b}, which is not one of the sourceFields",
+     "FlowDefinition.Tasks.1.TaskProperties.CONCAT_FORMAT names ${b}, which is not one of the SourceFields"),
+    # Names used as keys in a path: as they are.
+    ("tasks.1.taskProperties.nope is not a task property key",
+     "FlowDefinition.Tasks.1.TaskProperties.nope is not a task property key"),
+    ("tasks.2.connectorOperator.salesforce does not match", "FlowDefinition.Tasks.2.ConnectorOperator.salesforce does not match"),
+    # Values (quoted, a field in a format) and prose: as they are.
+    ("tasks.2.sourceFields.1 'description' is neither projected", "FlowDefinition.Tasks.2.SourceFields.1 'description' is neither projected"),
+    ('the field "tasks" and ${description}', 'the field "tasks" and ${description}'),
+    ("triggerConfig.triggerProperties.Scheduled.timezone: Unknown timezone 'Mars'",
+     "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled.Timezone: Unknown timezone 'Mars'"),
+    ("tasks.3 must be an object", "FlowDefinition.Tasks.3 must be an object"),
+    # Not FlowDefinition members, or part of a longer word or value: as they are.
     ("destinationFlowConfigList.1.connectorType S3", "destinationFlowConfigList.1.connectorType S3"),
     ("subtasks.1 and mytasks", "subtasks.1 and mytasks"),
+    ("bucketName my-tasks: a/tasks, tasks@x, description-2", "BucketName my-tasks: a/tasks, tasks@x, description-2"),
     ("Flow f has no run", "Flow f has no run"),
 ])
 def test_messages_name_flow_definition_members(message: str, worded: str) -> None:
@@ -153,6 +169,38 @@ def test_messages_name_flow_definition_members(message: str, worded: str) -> Non
 def test_messages_name_members_below_the_member_given() -> None:
     assert flow_definition_message("tasks.1.sourceFields must be empty", WORKFLOW_MEMBER) == (
         f"{WORKFLOW_MEMBER}.Tasks.1.SourceFields must be empty")
+
+
+def test_the_values_given_are_kept_where_a_name_would_be_renamed() -> None:
+    message = "Connector profile tasks (sourceFlowConfig.connectorProfileName) does not exist"
+    assert flow_definition_message(message, values={"tasks"}) == (
+        "Connector profile tasks (FlowDefinition.SourceFlowConfig.ConnectorProfileName) does not exist")
+
+
+def _member_paths(definition: Any, request: Any, appflow: str = "", worded: str = "FlowDefinition") -> Iterator[
+        tuple[str, str]]:
+    """Each member path of a FlowDefinition, in AppFlow's names (in `request`, made from it) and its own."""
+    if isinstance(definition, dict):
+        for (name, item), (appflow_name, appflow_item) in zip(definition.items(), request.items(), strict=True):
+            path = f"{appflow}.{appflow_name}" if appflow else appflow_name
+            yield path, f"{worded}.{name}"
+            yield from _member_paths(item, appflow_item, path, f"{worded}.{name}")
+    elif isinstance(definition, list):
+        for n, (item, appflow_item) in enumerate(zip(definition, request, strict=True), 1):
+            yield from _member_paths(item, appflow_item, f"{appflow}.{n}", f"{worded}.{n}")
+
+
+def test_every_member_path_and_name_of_the_model_is_worded_as_flow_definitions() -> None:
+    full = _example(botocore.session.get_session().get_service_model("customer-profiles").shape_for("FlowDefinition"))
+    request = create_flow_request(full, "d", "crm")
+    del request["destinationFlowConfigList"]
+    paths = list(_member_paths(full, request))
+    assert len(paths) > 30
+    for appflow, worded in paths:
+        assert flow_definition_message(f"{appflow} is wrong") == f"{worded} is wrong"
+        name, worded_name = appflow.rpartition(".")[2], worded.rpartition(".")[2]
+        if "." in appflow and name != name.lower():  # a camelCase name below the root, on its own
+            assert flow_definition_message(f"not before {name} (1)") == f"not before {worded_name} (1)"
 
 
 # checked, through the FlowService build_runtime wires
@@ -226,10 +274,10 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
      "FlowDefinition.SourceFlowConfig.ConnectorType Nope cannot be a flow source; sources are "),
     ("source properties missing", {"SourceFlowConfig": _source("CustomConnector", {"S3": {"BucketName": "b"}})},
      "FlowDefinition.SourceFlowConfig.SourceConnectorProperties.CustomConnector is required for the source "
-     "connectorType CustomConnector"),
+     "ConnectorType CustomConnector"),
     ("source properties of two", {"SourceFlowConfig": _source("CustomConnector", {**FILES, "S3": {"BucketName": "b"}})},
      "FlowDefinition.SourceFlowConfig.SourceConnectorProperties must hold only CustomConnector for the source "
-     "connectorType CustomConnector, not S3"),
+     "ConnectorType CustomConnector, not S3"),
     ("operator of another connector", {"Tasks": _tasks("Salesforce")},
      "FlowDefinition.Tasks.1.ConnectorOperator.Salesforce does not match the source connector; use CustomConnector"),
     ("task type", {"Tasks": [{**_tasks("CustomConnector")[0], "TaskType": "Shuffle"}]},
@@ -237,10 +285,10 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("task property key", {"Tasks": _tasks("CustomConnector", TaskProperties={"NOPE": "x"})},
      "FlowDefinition.Tasks.1.TaskProperties.NOPE is not a task property key"),
     ("schedule missing", {"TriggerConfig": {"TriggerType": "Scheduled"}},
-     "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled is required for triggerType Scheduled"),
+     "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled is required for TriggerType Scheduled"),
     ("schedule of an OnDemand flow", {"TriggerConfig": {"TriggerType": "OnDemand", "TriggerProperties": {
         "Scheduled": {"ScheduleExpression": "rate(1days)"}}}},
-     "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled is only for Scheduled flows, not triggerType OnDemand"),
+     "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled is only for Scheduled flows, not TriggerType OnDemand"),
     ("schedule expression", {"TriggerConfig": {"TriggerType": "Scheduled", "TriggerProperties": {
         "Scheduled": {"ScheduleExpression": "every hour"}}}},
      "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled.ScheduleExpression: "),
@@ -248,7 +296,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
         "Scheduled": {"ScheduleExpression": "rate(1days)", "Timezone": "Mars/Olympus"}}}},
      "FlowDefinition.TriggerConfig.TriggerProperties.Scheduled.Timezone: "),
     ("profile missing", {"SourceFlowConfig": _source("CustomConnector", FILES, profile=None)},
-     "FlowDefinition.SourceFlowConfig.ConnectorProfileName is required for the source connectorType CustomConnector"),
+     "FlowDefinition.SourceFlowConfig.ConnectorProfileName is required for the source ConnectorType CustomConnector"),
     ("profile unknown", {"SourceFlowConfig": _source("CustomConnector", FILES, profile="nosuch")},
      "Connector profile nosuch (FlowDefinition.SourceFlowConfig.ConnectorProfileName) does not exist"),
     ("profile of another connector", {"SourceFlowConfig": _source("Salesforce", {"Salesforce": {"Object": "Contact"}}),
@@ -276,8 +324,6 @@ def test_another_accounts_profile_does_not_exist(runtime: Runtime, ctx: RequestC
         "Connector profile files (FlowDefinition.SourceFlowConfig.ConnectorProfileName) does not exist")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a field named like a FlowDefinition member (description, tasks, …) "
-                                       "is re-worded as a member path in the message")
 def test_a_field_named_like_a_member_keeps_its_name(runtime: Runtime, ctx: RequestContext) -> None:
     tasks = [{"TaskType": "Filter", "SourceFields": ["id"], "ConnectorOperator": {"CustomConnector": "PROJECTION"}},
              {"TaskType": "Map", "SourceFields": ["description"], "DestinationField": "note",
@@ -286,11 +332,22 @@ def test_a_field_named_like_a_member_keeps_its_name(runtime: Runtime, ctx: Reque
         "FlowDefinition.Tasks.2.SourceFields.1 'description' is neither projected nor written by an earlier task")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: only the first member path of a message is re-worded; "
-                                       "'scheduleEndTime' keeps AppFlow's name")
 def test_every_member_a_message_names_is_a_flow_definition_member(runtime: Runtime, ctx: RequestContext) -> None:
     trigger = {"TriggerType": "Scheduled", "TriggerProperties": {"Scheduled": {
         "ScheduleExpression": "rate(1days)", "ScheduleStartTime": START, "ScheduleEndTime": START}}}
     message = _refusal(runtime, ctx, _files_definition(TriggerConfig=trigger))
     assert message.startswith("FlowDefinition.TriggerConfig.TriggerProperties.Scheduled.ScheduleStartTime (")
     assert "scheduleEndTime" not in message
+
+
+def test_values_named_like_members_keep_their_names(runtime: Runtime, ctx: RequestContext) -> None:
+    """A connector profile, a source properties key, a task property key named like a member: as given."""
+    profile = _source("CustomConnector", FILES, profile="tasks")
+    assert _refusal(runtime, ctx, _files_definition(SourceFlowConfig=profile)) == (
+        "Connector profile tasks (FlowDefinition.SourceFlowConfig.ConnectorProfileName) does not exist")
+    two = _source("CustomConnector", {**FILES, "description": {"EntityName": "x"}})
+    assert _refusal(runtime, ctx, _files_definition(SourceFlowConfig=two)) == (
+        "FlowDefinition.SourceFlowConfig.SourceConnectorProperties must hold only CustomConnector for the source "
+        "ConnectorType CustomConnector, not description")
+    assert _refusal(runtime, ctx, _files_definition(Tasks=_tasks("CustomConnector", TaskProperties={"tasks": "x"}))) == (
+        "FlowDefinition.Tasks.1.TaskProperties.tasks is not a task property key")

@@ -500,7 +500,7 @@ def test_create_refuses_a_flow_definition_naming_its_member(runtime: Runtime, ct
     with pytest.raises(Invalid) as refused:
         _create(runtime, ctx, trigger={"TriggerType": "Scheduled"})
     assert refused.value.message == ("IntegrationConfig.AppflowIntegration.FlowDefinition.TriggerConfig."
-                                     "TriggerProperties.Scheduled is required for triggerType Scheduled")
+                                     "TriggerProperties.Scheduled is required for TriggerType Scheduled")
     assert _flow(runtime, ctx) is None
 
 

@@ -92,6 +92,7 @@ class Runtime:
     flows: FlowService
     connector_profiles: ConnectorProfileService
     runner: FlowRunner
+    events: FlowEvents
     scheduler: Scheduler
     integrations: IntegrationService
     workflows: WorkflowService
@@ -199,6 +200,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         flows=flows,
         connector_profiles=connector_profiles,
         runner=runner,
+        events=FlowEvents(store, envelope, flows, runner),
         scheduler=Scheduler(store, runner, clock),
         integrations=IntegrationService(store, domains, object_types, flows, runner),
         workflows=WorkflowService(store, domains, object_types, flows, runner, clock),
@@ -224,8 +226,7 @@ def create_app(runtime: Runtime) -> Root:
                 runtime.workflows,
             ),
             "appflow": AppFlowProvider(
-                runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner,
-                FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner),
+                runtime.tags, pages, runtime.flows, runtime.connector_profiles, runtime.runner, runtime.events,
             ),
         },
         clock=runtime.clock,

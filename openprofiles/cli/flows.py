@@ -76,13 +76,10 @@ def flows_push(name: str, file: Any, account_id: str, region: str, data_dir: Pat
                **grants: Any) -> None:
     """Push FILE's records (a JSON object, a JSON array or JSON Lines; - for stdin) to an Active
     Event-triggered flow as one run, and wait for it."""
-    from openprofiles.services.appflow.flow_events import FlowEvents
-
     runtime = open_runtime(settings_for(data_dir, database_url, **grant_settings(grants)))
     ctx = cli_context(account_id, region, "PushFlowEvents")
     try:
-        events = FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner)
-        pushed = events.push(ctx, name, file.read())
+        pushed = runtime.events.push(ctx, name, file.read())
         click.echo(f"Pushed {pushed.record_count} records as execution {pushed.execution_id}")
         while True:
             (record,) = [e for e in runtime.runner.records(ctx, name, None, 100)

@@ -16,7 +16,6 @@ import pytest
 from openprofiles.app import Runtime, build_runtime
 from openprofiles.context import RequestContext
 from openprofiles.flows.engine import NoObjectType
-from openprofiles.services.appflow.flow_events import FlowEvents
 from openprofiles.services.customer_profiles.integrations import IntegrationRequest
 from openprofiles.settings import Settings
 from tests.live_flows import create_profile, run_on_demand, wait_for_execution
@@ -254,7 +253,7 @@ def test_start_and_event_pushes_refuse_a_flow_with_no_object_type(runtime: Runti
     runtime.integrations.put(ctx, "d", IntegrationRequest(uri=arn, object_type_name="people"))
     runtime.runner.start(ctx, "pushed")  # Active, with the integration's mapping
     runtime.integrations.delete(ctx, "d", arn)
-    events = FlowEvents(runtime.store, runtime.envelope, runtime.flows, runtime.runner)
+    events = runtime.events
     with pytest.raises(NoObjectType, match="has no integration for it"):
         events.push(ctx, "pushed", b'{"id": "1", "email": "a@x.com"}')
     assert runtime.runner.records(ctx, "pushed", None, 10) == []

@@ -4,13 +4,12 @@ DomainCipher's blind indexes and sealing (the domain's data key, or an object ty
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from openprofiles.app import Runtime, build_runtime
+from openprofiles.app import Runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles import crypto_scope
 from openprofiles.services.customer_profiles.crypto_scope import (
@@ -20,21 +19,10 @@ from openprofiles.services.customer_profiles.crypto_scope import (
     object_type_scope,
     scope_account,
 )
-from openprofiles.settings import Settings
 from openprofiles.storage.data_keys import DataKeyRepository
 from openprofiles.storage.domains import DomainRecord
-from tests.conftest import BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("crypto-scope"),
-                        database_url=database_url_for(str(request.param), request))
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
 
 
 def _domain(rt: Runtime, account: str = "000000000000") -> DomainRecord:

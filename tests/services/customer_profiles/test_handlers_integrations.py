@@ -15,7 +15,6 @@ from openprofiles import errors
 from openprofiles.app import Runtime, build_runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
-from openprofiles.services.pagination import PageTokens
 from openprofiles.settings import Settings
 from tests.conftest import ANY_BUCKET, BACKENDS, database_url_for
 
@@ -32,13 +31,6 @@ def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     rt = build_runtime(settings)
     yield rt
     rt.close()
-
-
-@pytest.fixture(scope="module")
-def provider(runtime: Runtime) -> CustomerProfilesProvider:
-    return CustomerProfilesProvider(runtime.domains, runtime.tags, PageTokens(b"k" * 32), runtime.object_types,
-                                    runtime.profiles, runtime.ingest, runtime.search, runtime.integrations,
-                                    runtime.workflows)
 
 
 def _ctx(operation: str, now: datetime = NOW) -> RequestContext:

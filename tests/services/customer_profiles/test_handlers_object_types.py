@@ -4,19 +4,14 @@ in wire names, called on the provider with a RequestContext (no server), on both
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from openprofiles import errors
-from openprofiles.app import Runtime, build_runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.object_type_templates import list_templates
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
-from openprofiles.services.pagination import PageTokens
-from openprofiles.settings import Settings
-from tests.conftest import BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FIELDS = {
@@ -25,22 +20,6 @@ FIELDS = {
     "name": {"Source": "_source.name", "Target": "_profile.FirstName"},
 }
 KEYS = {"crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}]}
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("handlers-object-types"),
-                        database_url=database_url_for(str(request.param), request))
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture(scope="module")
-def provider(runtime: Runtime) -> CustomerProfilesProvider:
-    return CustomerProfilesProvider(runtime.domains, runtime.tags, PageTokens(b"k" * 32), runtime.object_types,
-                                    runtime.profiles, runtime.ingest, runtime.search, runtime.integrations,
-                                    runtime.workflows)
 
 
 def _ctx(operation: str, now: datetime = NOW) -> RequestContext:

@@ -17,7 +17,6 @@ from openprofiles.app import Runtime, build_runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.handlers_workflows import step_body
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
-from openprofiles.services.pagination import PageTokens
 from openprofiles.settings import Settings
 from openprofiles.storage.workflows import StepRecord
 from tests.conftest import BACKENDS, database_url_for
@@ -45,13 +44,6 @@ def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         "connectorProfileProperties": {"CustomConnector": {"profileProperties": {"path": str(files)}}}}, None)
     yield rt
     rt.close()
-
-
-@pytest.fixture(scope="module")
-def provider(runtime: Runtime) -> CustomerProfilesProvider:
-    return CustomerProfilesProvider(runtime.domains, runtime.tags, PageTokens(b"k" * 32), runtime.object_types,
-                                    runtime.profiles, runtime.ingest, runtime.search, runtime.integrations,
-                                    runtime.workflows)
 
 
 def _ctx(operation: str) -> RequestContext:

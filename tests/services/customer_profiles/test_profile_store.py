@@ -4,32 +4,20 @@ the standard keys' index entries in step with them, and seals history, on both b
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from openprofiles.app import Runtime, build_runtime
+from openprofiles.app import Runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
 from openprofiles.services.customer_profiles.normalize import index_form
 from openprofiles.services.customer_profiles.profile_store import STANDARD_SOURCE, ProfileWriter, open_document
-from openprofiles.settings import Settings
 from openprofiles.storage.domains import DomainRecord
 from openprofiles.storage.profiles import KeyEntry
-from tests.conftest import BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("profile-store"),
-                        database_url=database_url_for(str(request.param), request))
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
 
 
 @pytest.fixture

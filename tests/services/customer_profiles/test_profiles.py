@@ -5,13 +5,12 @@ values, the whole profile, and history records opened."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
-from openprofiles.app import Runtime, build_runtime
+from openprofiles.app import Runtime
 from openprofiles.context import RequestContext
 from openprofiles.errors import Invalid, NotFound
 from openprofiles.services.customer_profiles.crypto_scope import DomainCipher
@@ -21,9 +20,7 @@ from openprofiles.services.customer_profiles.profiles import (
     check_profile_fields,
     deletion_record,
 )
-from openprofiles.settings import Settings
 from openprofiles.storage.domains import DomainRecord
-from tests.conftest import BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ACTOR = "API:000000000000"
@@ -35,15 +32,6 @@ KEYS = {
     "crmId": [{"StandardIdentifiers": ["UNIQUE", "PROFILE"], "FieldNames": ["id"]}],
     "mail": [{"StandardIdentifiers": ["PROFILE"], "FieldNames": ["email"]}],
 }
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("profiles"),
-                        database_url=database_url_for(str(request.param), request))
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
 
 
 @pytest.fixture

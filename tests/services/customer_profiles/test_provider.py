@@ -4,7 +4,6 @@ RequestContext (no server), on both backends; the error mapping, the quick reads
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import botocore.session
@@ -12,30 +11,10 @@ import pytest
 from botocore import xform_name
 
 from openprofiles import errors
-from openprofiles.app import Runtime, build_runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.provider import CustomerProfilesProvider
-from openprofiles.services.pagination import PageTokens
-from openprofiles.settings import Settings
-from tests.conftest import BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("cp-provider"),
-                        database_url=database_url_for(str(request.param), request))
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture(scope="module")
-def provider(runtime: Runtime) -> CustomerProfilesProvider:
-    return CustomerProfilesProvider(runtime.domains, runtime.tags, PageTokens(b"k" * 32), runtime.object_types,
-                                    runtime.profiles, runtime.ingest, runtime.search, runtime.integrations,
-                                    runtime.workflows)
 
 
 @pytest.fixture

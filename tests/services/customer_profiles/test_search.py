@@ -5,18 +5,15 @@ profile, `_profileId`, and UNIQUE keys whose objects find their profile."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from openprofiles.app import Runtime, build_runtime
+from openprofiles.app import Runtime
 from openprofiles.context import RequestContext
 from openprofiles.services.customer_profiles.search import SearchKey
-from openprofiles.settings import Settings
 from openprofiles.storage.domains import DomainRecord
-from tests.conftest import BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FIELDS = {
@@ -37,15 +34,6 @@ PEOPLE = [
     {"id": "2", "email": "bo@x.com", "first": "Ana", "last": "Silva"},
     {"id": "3", "email": "cy@x.com", "first": "Cy", "last": "Berg"},
 ]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("search"),
-                        database_url=database_url_for(str(request.param), request))
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
 
 
 @pytest.fixture(scope="module")
